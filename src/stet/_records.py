@@ -1,0 +1,119 @@
+"""Records: the row a store keeps for one run, and the names of its provenance columns.
+
+A row is a plain ``dict`` from column name to value: the key parameters, then the ``_stet_``
+provenance columns. A column missing from a row is *absent* (the row was written before that
+column existed), which is not the same as a value of ``None``. Rows written by stet 0.0.2 have no
+``_stet_func``; they are *legacy* rows, whose values are the ``str()`` of what was passed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import os
+import socket
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from stet._keys import FunctionIdentity
+
+__all__ = [
+    "DURATION",
+    "FUNC",
+    "HOST",
+    "PID",
+    "PROVENANCE",
+    "STARTED",
+    "STATUS",
+    "TIMESTAMP",
+    "VERSION",
+    "Row",
+    "Status",
+    "done_row",
+    "is_legacy",
+    "iso",
+]
+
+Row = dict[str, Any]
+
+TIMESTAMP = "_stet_timestamp"
+STARTED = "_stet_started"
+DURATION = "_stet_duration_s"
+STATUS = "_stet_status"
+FUNC = "_stet_func"
+VERSION = "_stet_version"
+HOST = "_stet_host"
+PID = "_stet_pid"
+
+PROVENANCE = (TIMESTAMP, STARTED, DURATION, STATUS, FUNC, VERSION, HOST, PID)
+"""Provenance columns, in the order a new store lays them out."""
+
+
+class Status(str, enum.Enum):
+    """The state of a run, as written in ``_stet_status``."""
+
+    DONE = "done"
+    FAILED = "failed"
+    RUNNING = "running"
+
+
+def iso(timestamp: float) -> str:
+    """Return a Unix time as an ISO 8601 string in UTC, to the microsecond.
+
+    Args:
+        timestamp: Seconds since the epoch.
+
+    Returns:
+        For example ``2026-11-27T20:34:03.123456+00:00``.
+    """
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat(
+        timespec="microseconds"
+    )
+
+
+@cache
+def _host() -> str:
+    return socket.gethostname()
+
+
+def done_row(
+    ident: FunctionIdentity,
+    values: Mapping[str, Any],
+    started: float,
+    finished: float,
+) -> Row:
+    """Return the row recording one completed run.
+
+    Args:
+        ident: The function that ran.
+        values: Its key values by parameter name.
+        started: When the run started (Unix time).
+        finished: When it finished (Unix time).
+
+    Returns:
+        Key columns, then provenance columns; ``_stet_version`` only when a version is set.
+    """
+    row: Row = dict(values)
+    row[TIMESTAMP] = iso(finished)
+    row[STARTED] = iso(started)
+    row[DURATION] = round(finished - started, 6)
+    row[STATUS] = Status.DONE.value
+    row[FUNC] = ident.name
+    if ident.version is not None:
+        row[VERSION] = ident.version
+    row[HOST] = _host()
+    row[PID] = os.getpid()
+    return row
+
+
+def is_legacy(row: Row) -> bool:
+    """Return whether a row was written by stet 0.0.2 (no function name, values as text).
+
+    Args:
+        row: A row read from a store.
+
+    Returns:
+        True for a legacy row.
+    """
+    return FUNC not in row

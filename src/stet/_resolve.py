@@ -1,0 +1,126 @@
+"""From ``store=`` to a store: the one registry of store kinds.
+
+Dispatch, the "unknown store" message and the docs' table of stores are all derived from
+:data:`KINDS`, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from stet.errors import MissingExtraError, UnknownStoreError
+from stet.stores._base import Store
+
+__all__ = ["DEFAULT_STORE", "KINDS", "StoreKind", "open_store"]
+
+DEFAULT_STORE = "_stet_store.csv"
+
+
+@dataclass(frozen=True)
+class StoreKind:
+    """One kind of store and how it is chosen.
+
+    Attributes:
+        name: Short name, as the docs use it.
+        suffixes: File name endings that choose it.
+        target: ``module:Class`` of the implementation, imported only when used.
+        extra: The pip extra it needs, or None.
+        summary: One line for the docs.
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    target: str
+    extra: str | None
+    summary: str
+
+    def load(self) -> type[Store]:
+        """Import and return the store class.
+
+        Returns:
+            The class.
+        """
+        module, _, cls = self.target.partition(":")
+        found: type[Store] = getattr(importlib.import_module(module), cls)
+        return found
+
+
+KINDS: tuple[StoreKind, ...] = (
+    StoreKind("csv", (".csv",), "stet.stores._csv:CSVStore", None, "CSV, one line per run (default)"),
+    StoreKind("jsonl", (".jsonl",), "stet.stores._jsonl:JSONLinesStore", None, "JSON Lines"),
+    StoreKind("json", (".json",), "stet.stores._json:JSONStore", None, "a JSON array (stet 0.0.2)"),
+    StoreKind(
+        "sqlite",
+        (".sqlite", ".db", ".sqlite3"),
+        "stet.stores._sqlite:SQLiteStore",
+        None,
+        "SQLite, table stet_records",
+    ),
+    StoreKind(
+        "parquet",
+        (".parquet",),
+        "stet.stores._parquet:ParquetStore",
+        "parquet",
+        "Parquet (needs pyarrow)",
+    ),
+)
+
+
+def kind_for(path: str) -> StoreKind:
+    """Return the kind of store a path's ending chooses.
+
+    Args:
+        path: A store path.
+
+    Returns:
+        The kind.
+
+    Raises:
+        UnknownStoreError: If no kind matches, listing those that do exist.
+    """
+    lowered = path.lower()
+    for kind in KINDS:
+        if lowered.endswith(kind.suffixes):
+            return kind
+    known = ", ".join(s for kind in KINDS for s in kind.suffixes)
+    raise UnknownStoreError(
+        f"stet cannot tell which store to use for {path!r}: its name should end with one of "
+        f"{known}, or pass a store object such as stet.CSVStore(path).",
+        path=path,
+    )
+
+
+def open_store(store: str | os.PathLike[str] | Store, **options: Any) -> Store:
+    """Return the store that ``store=`` names.
+
+    Args:
+        store: A store object (returned as it is) or a path whose ending picks the kind.
+        **options: Options for the store's constructor (``durable=``, ``lock_timeout=``).
+
+    Returns:
+        The store. Nothing is opened yet.
+
+    Raises:
+        UnknownStoreError: If the path's ending names no kind of store.
+        MissingExtraError: If the kind needs an extra that is not installed.
+    """
+    if isinstance(store, Store):
+        return store
+    if not isinstance(store, (str, os.PathLike)):
+        raise UnknownStoreError(
+            f"store= takes a path or a store object, not {type(store).__name__}",
+            path=repr(store),
+        )
+    path = os.fspath(store)
+    kind = kind_for(path)
+    try:
+        cls = kind.load()
+    except ImportError as error:  # pragma: no cover - depends on what is installed
+        raise MissingExtraError(
+            f"the {kind.name} store needs the '{kind.extra}' extra: pip install 'stet[{kind.extra}]'",
+            extra=kind.extra,
+        ) from error
+    return cls(path, **options)  # type: ignore[call-arg]

@@ -1,0 +1,95 @@
+"""The exceptions and warnings stet raises.
+
+Every error derives from :class:`StetError` and also from the built-in exception that fits,
+so ``except TypeError`` or ``except OSError`` keeps working in code that does not know stet::
+
+    StetError
+    ├── KeyNameError(TypeError)          bad key= / ignore= names, caught at decoration
+    ├── UnencodableValueError(TypeError) a key value stet cannot encode faithfully
+    ├── UnknownStoreError(ValueError)    a store= that names no known kind of store
+    ├── MissingExtraError(ImportError)   a store or feature needs an optional extra
+    └── StoreError(OSError)              a store cannot be read or written
+        ├── ForeignFileError             the path holds a file stet did not write
+        └── LockTimeoutError(TimeoutError)
+
+    StetWarning(UserWarning)
+    └── CorruptLineWarning               a line of a store was skipped as unreadable
+
+Errors keep their data as attributes and survive pickling, so they cross process pools intact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CorruptLineWarning",
+    "ForeignFileError",
+    "KeyNameError",
+    "LockTimeoutError",
+    "MissingExtraError",
+    "StetError",
+    "StetWarning",
+    "StoreError",
+    "UnencodableValueError",
+    "UnknownStoreError",
+]
+
+
+class StetError(Exception):
+    """Root of every error stet raises.
+
+    Args:
+        message: What went wrong, where, and what to do.
+        **data: Facts about the error, kept as attributes (``path``, ``parameter``, ...).
+    """
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.__dict__.update(data)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _rebuild(cls: type[StetError], message: str, data: dict[str, Any]) -> StetError:
+    return cls(message, **data)
+
+
+class KeyNameError(StetError, TypeError):
+    """``key=`` or ``ignore=`` names something that cannot be a key parameter."""
+
+
+class UnencodableValueError(StetError, TypeError):
+    """A key value has no faithful encoding (an array, a DataFrame, an object with an address)."""
+
+
+class UnknownStoreError(StetError, ValueError):
+    """``store=`` names no kind of store that stet knows."""
+
+
+class MissingExtraError(StetError, ImportError):
+    """A store or feature needs an optional dependency that is not installed."""
+
+
+class StoreError(StetError, OSError):
+    """A store could not be read or written; the message names the path."""
+
+
+class ForeignFileError(StoreError):
+    """The store path holds a file that stet did not write; stet leaves it untouched."""
+
+
+class LockTimeoutError(StoreError, TimeoutError):
+    """The store's lock could not be taken in time."""
+
+
+class StetWarning(UserWarning):
+    """Root of the warnings stet emits."""
+
+
+class CorruptLineWarning(StetWarning):
+    """A line of a store could not be read as a record and was skipped."""

@@ -1,0 +1,284 @@
+"""The store contract, and the logic every store shares.
+
+A store keeps rows (see :mod:`stet._records`) and feeds the in-process indexes of the functions
+that use it. :class:`Store` implements the public verbs once; each kind of store fills in a few
+primitives:
+
+* ``_read(restart)`` returns the rows added since the last call, or every row when
+  ``restart`` is true or when the store was replaced underneath (it then says so);
+* ``_exclusive()`` is a context in which no other process writes;
+* ``_append(row)`` (inside ``_exclusive``) makes one record durable with a single write;
+* ``_replace(rows)`` (inside ``_exclusive``) rewrites the store atomically;
+* ``_remove()`` (inside ``_exclusive``) deletes the store and the files stet keeps beside it;
+* ``decode(raw)`` turns a stored field into its typed value.
+
+Nothing is opened when a store is created: handles open on first use, reopen after ``fork``,
+and never travel in a pickle.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from stet._encoding import token
+from stet._keys import FunctionIdentity
+from stet._records import FUNC, PROVENANCE, STATUS, Row, Status, is_legacy
+from stet.stores._index import FunctionIndex
+
+__all__ = ["Store", "matches"]
+
+
+class Store(abc.ABC):
+    """Where the records of completed runs are kept.
+
+    Subclasses are created by :func:`stet.open_store` from ``store=``, or directly with their
+    own options, e.g. ``CSVStore("runs.csv", durable="fsync")``.
+    """
+
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._lock = threading.RLock()
+        self._indexes: dict[FunctionIdentity, FunctionIndex] = {}
+
+    # -- process-local state -------------------------------------------------------------
+
+    def _check_process(self) -> None:
+        """Drop every handle inherited from a parent process (after fork) before using any."""
+        if self._pid != os.getpid():
+            self._lock = threading.RLock()
+            self._reset_handles()
+            self._pid = os.getpid()
+            if self._indexes:
+                self._read_into_indexes(restart=True)
+
+    def _reset_handles(self) -> None:  # noqa: B027 - stores without handles need no override
+        """Forget open handles without closing what a parent process may still use."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k in self._config_attributes()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        Store.__init__(self)
+        self._reset_handles()
+
+    def _config_attributes(self) -> frozenset[str]:
+        """Names of the attributes that configure the store and travel in a pickle."""
+        return frozenset()
+
+    # -- what the decorator uses ----------------------------------------------------------
+
+    def index(self, ident: FunctionIdentity) -> FunctionIndex:
+        """Return the index of one function's completed runs, reading the store on first use.
+
+        Args:
+            ident: The function.
+
+        Returns:
+            The index, kept up to date by :meth:`refresh` and :meth:`record`.
+        """
+        with self._lock:
+            self._check_process()
+            found = self._indexes.get(ident)
+            if found is None:
+                found = self._indexes[ident] = FunctionIndex(ident, self.decode)
+                found.add(self._read_all())
+            return found
+
+    def refresh(self) -> None:
+        """Read what other processes recorded since the last look (the tail only)."""
+        with self._lock:
+            self._check_process()
+            self._read_into_indexes(restart=False)
+
+    def record(self, row: Row) -> None:
+        """Record one completed run, durably, before returning.
+
+        Args:
+            row: The run's row, with typed values.
+
+        Raises:
+            StoreError: If the record could not be written; the store keeps its old records.
+        """
+        self.record_raw({name: self.encode(value) for name, value in row.items()})
+
+    def record_raw(self, raw: Row) -> None:
+        """Record a row whose values are already in the store's own form.
+
+        Args:
+            raw: The row, as :meth:`rows` would return it.
+
+        Raises:
+            StoreError: If the record could not be written; the store keeps its old records.
+        """
+        with self._lock:
+            self._check_process()
+            with self._exclusive():
+                self._read_into_indexes(restart=False)  # catch up: others may have written
+                self._append(raw)
+            for index in self._indexes.values():
+                index.add((raw,))
+
+    # -- what people use to look at a store ------------------------------------------------
+
+    def rows(self) -> list[Row]:
+        """Return every row, raw, in stored order.
+
+        Returns:
+            Rows as the store holds them; use :meth:`records` for typed values.
+        """
+        with self._lock:
+            self._check_process()
+            return self._read_all()
+
+    def records(self, *, func: str | None = None, status: str = "done") -> list[dict[str, Any]]:
+        """Return the rows as dicts of typed values.
+
+        Args:
+            func: Only rows of this function (legacy rows have none and are left out).
+            status: ``"done"``, ``"failed"``, ``"running"`` or ``"all"``.
+
+        Returns:
+            One dict per row; values of legacy rows stay the text stet 0.0.2 wrote.
+        """
+        out = []
+        for row in self.rows():
+            typed = self.typed(row)
+            if func is not None and typed.get(FUNC) != func:
+                continue
+            if status != "all" and typed.get(STATUS, Status.DONE.value) != status:
+                continue
+            out.append(typed)
+        return out
+
+    def typed(self, row: Row) -> dict[str, Any]:
+        """Return one raw row with its values decoded.
+
+        Args:
+            row: A row from :meth:`rows`.
+
+        Returns:
+            The row with typed values (text for the key values of a legacy row).
+        """
+        if is_legacy(row):
+            return {k: (self.decode(v) if k in PROVENANCE else v) for k, v in row.items()}
+        return {k: self.decode(v) for k, v in row.items()}
+
+    def delete(self, where: Callable[[Row], bool]) -> int:
+        """Remove the rows a predicate selects, rewriting the store atomically.
+
+        Args:
+            where: Called with each raw row; true means remove it.
+
+        Returns:
+            How many rows were removed.
+        """
+        with self._lock:
+            self._check_process()
+            with self._exclusive():
+                rows = self._read_all()
+                keep = [row for row in rows if not where(row)]
+                removed = len(rows) - len(keep)
+                if removed:
+                    self._replace(keep)
+            if removed:
+                for index in self._indexes.values():
+                    index.clear()
+                    index.add(keep)
+            return removed
+
+    def clear(self) -> None:
+        """Delete the store and the files stet keeps beside it."""
+        with self._lock:
+            self._check_process()
+            with self._exclusive():
+                self._remove()
+            for index in self._indexes.values():
+                index.clear()
+
+    @abc.abstractmethod
+    def exists(self) -> bool:
+        """Return whether the store exists (a missing file is an empty store)."""
+
+    @abc.abstractmethod
+    def decode(self, raw: Any) -> Any:
+        """Return the typed value of a stored field."""
+
+    @abc.abstractmethod
+    def encode(self, value: Any) -> Any:
+        """Return how a typed value is stored in a field (the inverse of :meth:`decode`)."""
+
+    # -- primitives ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _read(self, restart: bool) -> tuple[list[Row], bool]:
+        """Return the rows added since the last read, and whether they start from the top."""
+
+    @abc.abstractmethod
+    def _exclusive(self) -> Any:
+        """Return a context manager in which no other writer touches the store."""
+
+    @abc.abstractmethod
+    def _append(self, row: Row) -> None:
+        """Append one raw row with one write (called inside ``_exclusive``)."""
+
+    @abc.abstractmethod
+    def _replace(self, rows: list[Row]) -> None:
+        """Rewrite the whole store atomically with these raw rows (inside ``_exclusive``)."""
+
+    @abc.abstractmethod
+    def _remove(self) -> None:
+        """Delete the store's files (called inside ``_exclusive``)."""
+
+    def _read_all(self) -> list[Row]:
+        rows, _ = self._read(restart=True)
+        for index in self._indexes.values():
+            index.clear()
+            index.add(rows)
+        return rows
+
+    def _read_into_indexes(self, *, restart: bool) -> None:
+        rows, from_top = self._read(restart)
+        for index in self._indexes.values():
+            if from_top:
+                index.clear()
+            index.add(rows)
+
+
+def matches(store: Store, row: Row, where: Mapping[str, Any], func: str | None) -> bool:
+    """Return whether a raw row matches a filter of column values.
+
+    Values compare by identity (:func:`stet._encoding.token`). A string in the filter also
+    matches a typed value whose ``str()`` equals it, so the stet 0.0.2 habit
+    ``{"alpha": "0.1"}`` keeps working on typed stores.
+
+    Args:
+        store: The store the row comes from (for decoding).
+        row: A raw row.
+        where: Column names and values; every one must match.
+        func: If given, the row must belong to this function.
+
+    Returns:
+        True if the row matches.
+    """
+    legacy = is_legacy(row)
+    if func is not None and (legacy or store.decode(row[FUNC]) != func):
+        return False
+    for name, wanted in where.items():
+        if name not in row:
+            return False
+        if legacy and name not in PROVENANCE:
+            if row[name] != str(wanted):  # stet 0.0.2 kept str(value)
+                return False
+            continue
+        value = store.decode(row[name])
+        if isinstance(wanted, str) and str(value) == wanted:
+            continue
+        if token(value) != token(wanted):
+            return False
+    return True

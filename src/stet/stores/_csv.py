@@ -1,0 +1,147 @@
+"""The CSV store: one header line, then one line per completed run.
+
+Cells are readable text (see :func:`stet._encoding.to_cell`): numbers and booleans as
+themselves, ``None`` as ``None``, a string as itself unless it would read back as something
+else, when it is JSON-quoted. An empty cell means the column did not exist when the row was
+written. A record never spans two lines (a string with a line break is JSON-quoted), so a
+torn record is always an incomplete last line.
+
+A row with a column the header lacks (a new function, a new key parameter) rewrites the file
+once with the wider header; rows written earlier get empty cells there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from stet._encoding import from_cell, to_cell
+from stet._records import PROVENANCE, TIMESTAMP, Row
+from stet.stores._file import LineFileStore
+
+__all__ = ["CSVStore"]
+
+_SPECIAL = frozenset(',"\r\n')
+_MEMO_LIMIT = 4096
+
+
+class CSVStore(LineFileStore):
+    """Records in a CSV file that spreadsheets, pandas and ``csvkit`` read as they are.
+
+    Args:
+        path: The ``.csv`` file.
+        durable: ``"process"`` (default) or ``"fsync"``, see :class:`LineFileStore`.
+        lock_timeout: Seconds to wait for another writer.
+    """
+
+
+    def _start_format(self) -> None:
+        self._header: list[str] | None = None
+        self._decoded: dict[str, Any] = {}
+
+    def decode(self, raw: Any) -> Any:
+        """Return the typed value of a cell's text."""
+        if type(raw) is not str:
+            return raw
+        memo = self._decoded
+        if raw in memo:
+            return memo[raw]
+        value = from_cell(raw)
+        if len(memo) < _MEMO_LIMIT and type(value) in (str, int, float, bool, type(None)):
+            memo[raw] = value
+        return value
+
+    def encode(self, value: Any) -> Any:
+        """Return the cell text of a value."""
+        return to_cell(value)
+
+    def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
+        if not data:
+            return [], 0
+        used = 0
+        if at_start:
+            first = data.find(b"\n") + 1
+            self._header = self._parse_header(data[:first])
+            used, data = first, data[first:]
+        header = self._header
+        assert header is not None
+        width = len(header)
+        rows: list[Row] = []
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or "\x00" in text:
+            lines = [(n, t) for n, t in self._read_lines(data)]
+        else:
+            lines = [(0, text)]
+        for number, chunk in lines:
+            if chunk is None or "\x00" in chunk:
+                self._warn_line(number, "not UTF-8 text" if chunk is None else "it holds NUL bytes")
+                continue
+            try:
+                parsed = list(csv.reader(io.StringIO(chunk), strict=True))
+            except csv.Error as error:
+                self._warn_line(number, str(error))
+                continue
+            for cells in parsed:
+                if len(cells) != width:
+                    self._warn_line(number, f"{len(cells)} cells where the header has {width}")
+                    continue
+                rows.append({h: c for h, c in zip(header, cells) if c})
+        return rows, used + len(data)
+
+    def _parse_header(self, line: bytes) -> list[str]:
+        try:
+            text = line.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise self._foreign("its first line is not UTF-8 text") from None
+        try:
+            header = next(csv.reader([text.rstrip("\r\n")]))
+        except (csv.Error, StopIteration):
+            raise self._foreign("its first line is not a CSV header") from None
+        if TIMESTAMP not in header:
+            raise self._foreign(f"its header has no {TIMESTAMP} column")
+        if len(set(header)) != len(header):
+            raise self._foreign("its header repeats a column name")
+        return header
+
+    def _encode_append(self, row: Row, empty: bool) -> bytes | None:
+        if empty:
+            self._header = _layout([row])
+            return (_line(self._header) + self._line_of(row)).encode("utf-8")
+        assert self._header is not None
+        if not row.keys() <= set(self._header):
+            return None
+        return self._line_of(row).encode("utf-8")
+
+    def _encode_all(self, rows: list[Row]) -> bytes:
+        header = _layout(rows, self._header or [])
+        self._header = header
+        return "".join([_line(header), *(self._line_of(row) for row in rows)]).encode("utf-8")
+
+    def _line_of(self, row: Row) -> str:
+        assert self._header is not None
+        return _line([row.get(h, "") for h in self._header])
+
+
+def _layout(rows: list[Row], start: list[str] | None = None) -> list[str]:
+    """Return a header: user columns in order of appearance, then the provenance columns."""
+    seen = dict.fromkeys(start or [])
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    own = [c for c in PROVENANCE if c in seen]
+    own += [c for c in seen if c.startswith("_stet_") and c not in PROVENANCE]
+    user = [c for c in seen if not c.startswith("_stet_")]
+    return user + own
+
+
+def _line(cells: list[str]) -> str:
+    out = []
+    for cell in cells:
+        if _SPECIAL.isdisjoint(cell):
+            out.append(cell)
+        else:
+            out.append('"' + cell.replace('"', '""') + '"')
+    return ",".join(out) + "\n"

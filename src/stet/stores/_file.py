@@ -1,0 +1,355 @@
+"""The shared mechanics of stores kept in one text file of whole lines (CSV, JSON Lines, JSON).
+
+How a record is kept safe:
+
+* Every writer holds ``flock`` on the data file itself while it writes, then checks that the path
+  still names the inode it locked (a rewrite renames a new file into place); so one lock covers
+  appends, rewrites and removal, and no lock file is left behind.
+* Under the lock, the writer first reads the tail it has not seen. Bytes after the last complete
+  line can only be a torn record of a writer that died (no live writer is mid-write while we
+  hold the lock): they are reported and cut off, never read as a record.
+* A record is one ``pwrite`` of whole lines at the end of the complete lines. If it fails
+  (disk full, I/O error) the file is cut back to where it was and the error names the path.
+* A rewrite (a new column, a removal) writes a temporary file in the same directory, locks it
+  before anyone can see it, syncs it and renames it over the store.
+* Readers take only complete lines and remember the offset they reached, so each look at the
+  store reads only what is new: the cost of a call does not grow with the store.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from stet._records import Row
+from stet.errors import CorruptLineWarning, ForeignFileError, LockTimeoutError, StoreError
+from stet.stores._base import Store
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process per store (documented)
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["Durability", "LineFileStore"]
+
+Durability = Literal["process", "fsync"]
+_TMP_SUFFIX = ".stet-tmp"
+
+
+class LineFileStore(Store):
+    """A store kept in one file of whole lines, appended to with one write per record.
+
+    Args:
+        path: The store file; a relative path is resolved now, against the working directory.
+        durable: ``"process"`` (default): a record survives the crash of any process once the
+            call returned. ``"fsync"``: it also survives power loss, at the cost of an fsync
+            (about 0.1 ms to 10 ms) per record.
+        lock_timeout: Seconds to wait for another writer before raising
+            :class:`~stet.errors.LockTimeoutError`.
+    """
+
+    trailer: bytes = b""
+    """Bytes that follow the last record of a well-formed file (the ``]`` of a JSON array)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durable: Durability = "process",
+        lock_timeout: float = 60.0,
+    ) -> None:
+        super().__init__()
+        if durable not in ("process", "fsync"):
+            raise ValueError(f"durable must be 'process' or 'fsync', not {durable!r}")
+        self.path = Path(os.path.abspath(os.fspath(path)))
+        self.durable = durable
+        self.lock_timeout = lock_timeout
+        self._reset_handles()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def _config_attributes(self) -> frozenset[str]:
+        return frozenset({"path", "durable", "lock_timeout"})
+
+    def _reset_handles(self) -> None:
+        self._fd: int | None = None
+        self._ino = -1
+        self._writable = False
+        self._locked = False
+        self._cursor = 0
+        self._whole_file = False
+        self._start_format()
+
+    def exists(self) -> bool:
+        """Return whether the store file exists."""
+        return self.path.exists()
+
+    # -- what each format says --------------------------------------------------------
+
+    def _start_format(self) -> None:
+        """Forget what was learnt from the top of the file (a header), before reading anew."""
+
+    def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
+        """Return the rows in ``data`` (whole lines) and how many bytes they took."""
+        raise NotImplementedError
+
+    def _encode_append(self, row: Row, empty: bool) -> bytes | None:
+        """Return the bytes that append ``row`` (with the trailer), or None if a rewrite is due."""
+        raise NotImplementedError
+
+    def _encode_all(self, rows: list[Row]) -> bytes:
+        """Return the whole file holding ``rows``."""
+        raise NotImplementedError
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _open(self, writable: bool) -> None:
+        self._close()
+        flags = os.O_RDWR | os.O_CREAT if writable else os.O_RDONLY
+        try:
+            fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except IsADirectoryError:
+            raise ForeignFileError(
+                f"{self.path} is a directory, not a {type(self).__name__} file; choose a "
+                "file name, or end the path with '/' for a directory store.",
+                path=str(self.path),
+            ) from None
+        except OSError as error:
+            raise StoreError(f"cannot open the store {self.path}: {error}", path=str(self.path)) from error
+        self._fd, self._writable = fd, writable
+        self._ino = os.fstat(fd).st_ino
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = None
+        self._ino = -1
+
+    def _read(self, restart: bool) -> tuple[list[Row], bool]:
+        if not self._locked:
+            try:
+                ino = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                was_open = self._fd is not None
+                self._close()
+                self._cursor = 0
+                self._start_format()
+                return [], was_open or restart
+            if self._fd is None or ino != self._ino:
+                self._open(writable=False)
+                restart = True
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        if restart or size < self._cursor or (self._whole_file and size != self._cursor):
+            self._cursor = 0
+            self._whole_file = False
+            self._start_format()
+            restart = True
+        if size == self._cursor:
+            return [], restart
+        try:
+            data = os.pread(self._fd, size - self._cursor, self._cursor)
+        except IsADirectoryError:
+            raise ForeignFileError(f"{self.path} is a directory", path=str(self.path)) from None
+        complete = data[: data.rfind(b"\n") + 1]
+        rows, used = self._parse(complete, at_start=self._cursor == 0)
+        self._cursor += used
+        if self._locked:
+            self._fence(data[used:])
+        return rows, restart
+
+    def _fence(self, rest: bytes) -> None:
+        """Cut off a torn record left after the complete lines (only under the lock)."""
+        if not rest or rest == self.trailer:
+            return
+        warnings.warn(
+            f"{self.path} ended with {len(rest)} bytes of an incomplete record, left by a writer "
+            "that was stopped mid-write; they were removed (the run they describe did not return).",
+            CorruptLineWarning,
+            stacklevel=5,
+        )
+        assert self._fd is not None
+        os.ftruncate(self._fd, self._cursor)
+
+    def _warn_line(self, number: int, reason: str) -> None:
+        warnings.warn(
+            f"{self.path}: a line after byte {self._cursor} is not a record ({reason}); it was "
+            f"skipped (line {number} of what was read).",
+            CorruptLineWarning,
+            stacklevel=6,
+        )
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        if fcntl is None:  # pragma: no cover - Windows
+            yield
+            return
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            if self._fd is None or not self._writable:
+                self._open(writable=True)
+            assert self._fd is not None
+            self._flock(self._fd, deadline)
+            try:
+                same = os.stat(self.path).st_ino == self._ino
+            except FileNotFoundError:
+                same = False  # removed while we waited: create it anew
+            if same:
+                break
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._close()
+        self._locked = True
+        try:
+            yield
+        finally:
+            self._locked = False
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _flock(self, fd: int, deadline: float) -> None:
+        assert fcntl is not None
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LockTimeoutError(
+                        f"another process has held the lock of {self.path} for over "
+                        f"{self.lock_timeout:g} s; nothing was recorded. Raise lock_timeout= "
+                        "on the store if writers are that slow.",
+                        path=str(self.path),
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
+
+    def _append(self, row: Row) -> None:
+        data = self._encode_append(row, empty=self._cursor == 0)
+        if data is None:
+            rows, _ = self._read(restart=True)
+            self._replace([*rows, row])
+            return
+        self._write_at_cursor(data)
+
+    def _write_at_cursor(self, data: bytes) -> None:
+        fd, start = self._fd, self._cursor
+        assert fd is not None
+        try:
+            written = os.pwrite(fd, data, start)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes were written")
+            if self.durable == "fsync":
+                os.fsync(fd)
+        except OSError as error:
+            self._undo(start)
+            raise StoreError(
+                f"could not write the record to {self.path}: {error.strerror or error}. The run "
+                "finished but was not recorded, so it will run again; the store keeps its "
+                "earlier records.",
+                path=str(self.path),
+                errno=error.errno,
+            ) from error
+        self._cursor = start + len(data) - len(self.trailer)
+
+    def _undo(self, start: int) -> None:
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, start)
+            if self.trailer and start:
+                os.pwrite(self._fd, self.trailer, start)
+        except OSError:  # the next writer fences whatever is left
+            pass
+
+    def _replace(self, rows: list[Row]) -> None:
+        self._start_format()
+        data = self._encode_all(rows)
+        directory = self.path.parent
+        self._clean_stale_temporaries()
+        tmp = directory / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # locked before anyone can find it by name
+            if self._fd is not None:
+                os.fchmod(fd, os.fstat(self._fd).st_mode & 0o7777)
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "short write")
+            os.fsync(fd)
+            os.replace(tmp, self.path)
+        except OSError as error:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"could not rewrite {self.path}: {error.strerror or error}; the store is unchanged.",
+                path=str(self.path),
+                errno=error.errno,
+            ) from error
+        _fsync_directory(directory)
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock on the replaced file; waiters re-check
+        self._fd, self._writable, self._ino = fd, True, os.fstat(fd).st_ino
+        self._cursor = 0
+        self._read(restart=True)
+
+    def _clean_stale_temporaries(self) -> None:
+        for tmp in self.path.parent.glob(f".{self.path.name}.*{_TMP_SUFFIX}"):
+            try:
+                pid = int(tmp.name[len(self.path.name) + 2 :].split(".", 1)[0])
+            except ValueError:
+                continue
+            if not _alive(pid):
+                tmp.unlink(missing_ok=True)
+
+    def _remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self._clean_stale_temporaries()
+        self._cursor = 0
+        self._start_format()
+
+    def _read_lines(self, data: bytes) -> Iterator[tuple[int, str | None]]:
+        """Yield (line number, text) for each line; text is None if it is not UTF-8."""
+        for number, raw in enumerate(data.split(b"\n")[:-1], 1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, None
+
+    def _foreign(self, reason: str) -> ForeignFileError:
+        return ForeignFileError(
+            f"{self.path} was not written by stet ({reason}); stet will not change it. Choose "
+            "another store path.",
+            path=str(self.path),
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms that cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+

@@ -1,0 +1,81 @@
+"""The JSON Lines store: one JSON object per line, one line per completed run.
+
+Values are JSON with their types kept (:func:`stet._encoding.to_json`): NaN, infinities and
+sets are small tagged objects, so every line is strict JSON that ``jq`` and pandas read.
+A key missing from an object means the column did not exist when the row was written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stet._encoding import from_json, to_json
+from stet._records import TIMESTAMP, Row
+from stet.stores._file import LineFileStore
+
+__all__ = ["JSONLinesStore", "dump_line"]
+
+
+def dump_line(row: Row) -> str:
+    """Return a raw row as one line of JSON, without the newline.
+
+    Args:
+        row: A raw row (values already in JSON form).
+
+    Returns:
+        The line; non-ASCII text is kept as UTF-8 unless it holds lone surrogates.
+    """
+    text = json.dumps(row, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(row, allow_nan=False)
+    return text
+
+
+class JSONLinesStore(LineFileStore):
+    """Records in a JSON Lines file, for ``jq``, pandas and DuckDB.
+
+    Args:
+        path: The ``.jsonl`` file.
+        durable: ``"process"`` (default) or ``"fsync"``, see :class:`LineFileStore`.
+        lock_timeout: Seconds to wait for another writer.
+    """
+
+
+    def decode(self, raw: Any) -> Any:
+        """Return the typed value of a JSON field."""
+        return from_json(raw)
+
+    def encode(self, value: Any) -> Any:
+        """Return the JSON form of a value."""
+        return to_json(value)
+
+    def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
+        rows: list[Row] = []
+        for number, text in self._read_lines(data):
+            row = self._parse_object(number, text, first=at_start and not rows)
+            if row is not None:
+                rows.append(row)
+        return rows, len(data)
+
+    def _parse_object(self, number: int, text: str | None, *, first: bool) -> Row | None:
+        row: Any = None
+        if text is not None:
+            try:
+                row = json.loads(text)
+            except ValueError:
+                row = None
+        if type(row) is dict and TIMESTAMP in row:
+            return row
+        if first:
+            raise self._foreign(f"its first line is not a JSON object with {TIMESTAMP}")
+        self._warn_line(number, "not a JSON object with a timestamp")
+        return None
+
+    def _encode_append(self, row: Row, empty: bool) -> bytes:
+        return (dump_line(row) + "\n").encode("utf-8")
+
+    def _encode_all(self, rows: list[Row]) -> bytes:
+        return "".join(dump_line(row) + "\n" for row in rows).encode("utf-8")

@@ -1,0 +1,300 @@
+"""The SQLite store: a table ``stet_records`` that ``sqlite3`` and any SQL tool can query.
+
+Each key parameter has a column holding its value with SQLite's own types (a number as a
+number, a string as text, ``None`` as NULL, a list or dict as JSON text, a bool as 0/1). Because
+SQL types cannot tell ``True`` from ``1`` or NaN from NULL, the column ``_stet_values`` keeps
+the key values as typed JSON; identity is read from there. Tables written by stet 0.0.2 (all
+TEXT, no ``_stet_values``) are read as legacy rows and widened on the first write.
+
+Concurrency is SQLite's: WAL, ``BEGIN IMMEDIATE`` for writes, a busy timeout. A locked database
+means wait, then raise; it never means "not done".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from stet._encoding import from_json, to_json
+from stet._keys import PREFIX
+from stet._records import FUNC, TIMESTAMP, Row
+from stet.errors import ForeignFileError, LockTimeoutError, StoreError
+from stet.stores._base import Store
+from stet.stores._file import Durability
+
+__all__ = ["SQLiteStore"]
+
+TABLE = "stet_records"
+VALUES = "_stet_values"
+_META = "stet_meta"
+_INT64 = range(-(2**63), 2**63)
+
+
+def _quote(name: str) -> str:
+    """Quote an identifier (the only way a column name reaches SQL)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SQLiteStore(Store):
+    """Records in a SQLite database file, table ``stet_records``.
+
+    Args:
+        path: The ``.sqlite`` or ``.db`` file; a relative path is resolved now.
+        durable: ``"process"`` (default, ``synchronous=NORMAL``: a record survives any process
+            crash) or ``"fsync"`` (``synchronous=FULL``: it survives power loss too).
+        lock_timeout: Seconds to wait while another process writes, before raising.
+    """
+
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durable: Durability = "process",
+        lock_timeout: float = 60.0,
+    ) -> None:
+        super().__init__()
+        if durable not in ("process", "fsync"):
+            raise ValueError(f"durable must be 'process' or 'fsync', not {durable!r}")
+        self.path = Path(os.path.abspath(os.fspath(path)))
+        self.durable = durable
+        self.lock_timeout = lock_timeout
+        self._reset_handles()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    def _config_attributes(self) -> frozenset[str]:
+        return frozenset({"path", "durable", "lock_timeout"})
+
+    def _reset_handles(self) -> None:
+        self._conn: sqlite3.Connection | None = None
+        self._columns: list[str] = []
+        self._data_version = -1
+        self._generation = -1
+        self._last_rowid = 0
+
+    def exists(self) -> bool:
+        """Return whether the database file exists."""
+        return self.path.exists()
+
+    def decode(self, raw: Any) -> Any:
+        """Return the typed value of a field (JSON form)."""
+        return from_json(raw)
+
+    def encode(self, value: Any) -> Any:
+        """Return the JSON form of a value."""
+        return to_json(value)
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if self._conn is not None:
+            return self._conn
+        if not create and not self.path.exists():
+            return None
+        if self.path.is_dir():
+            raise ForeignFileError(f"{self.path} is a directory, not a SQLite file", path=str(self.path))
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
+            )
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as error:
+            raise ForeignFileError(
+                f"{self.path} is not a SQLite database written by stet ({error}); stet will not "
+                "change it. Choose another store path.",
+                path=str(self.path),
+            ) from None
+        if TABLE in tables:
+            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")]
+            if TIMESTAMP not in columns:
+                conn.close()
+                raise self._foreign(f"its table {TABLE} has no {TIMESTAMP} column")
+        elif tables - {_META}:
+            conn.close()
+            raise self._foreign(f"it holds other tables ({', '.join(sorted(tables))}) and no {TABLE}")
+        self._conn = conn
+        self._load_columns()
+        return conn
+
+    def _foreign(self, reason: str) -> ForeignFileError:
+        return ForeignFileError(
+            f"{self.path} was not written by stet ({reason}); stet will not change it. Choose "
+            "another store path.",
+            path=str(self.path),
+        )
+
+    def _load_columns(self) -> None:
+        assert self._conn is not None
+        self._columns = [r[1] for r in self._conn.execute(f"PRAGMA table_info({TABLE})")]
+
+    def _error(self, error: sqlite3.Error, doing: str) -> StoreError:
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            return LockTimeoutError(
+                f"{self.path} stayed locked by another process for over {self.lock_timeout:g} s "
+                f"while {doing}; nothing was changed. Raise lock_timeout= on the store.",
+                path=str(self.path),
+            )
+        return StoreError(f"SQLite error on {self.path} while {doing}: {error}", path=str(self.path))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _read(self, restart: bool) -> tuple[list[Row], bool]:
+        conn = self._connect(create=False)
+        if conn is None:
+            had = self._last_rowid > 0
+            self._last_rowid = 0
+            return [], had or restart
+        try:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if not restart and version == self._data_version:
+                return [], False
+            self._data_version = version
+            generation = self._read_generation(conn)
+            if generation != self._generation:
+                self._generation, restart = generation, True
+            if restart:
+                self._last_rowid = 0
+            try:
+                cursor = conn.execute(
+                    f"SELECT rowid AS _stet_rowid, * FROM {TABLE} WHERE rowid > ? ORDER BY rowid",
+                    (self._last_rowid,),
+                )
+            except sqlite3.OperationalError as error:
+                if "no such table" in str(error):
+                    return [], restart
+                raise
+            names = [d[0] for d in cursor.description]
+            rows = []
+            for values in cursor:
+                self._last_rowid, row = self._row(names, values)
+                rows.append(row)
+            return rows, restart
+        except sqlite3.Error as error:
+            raise self._error(error, "reading") from error
+
+    def _read_generation(self, conn: sqlite3.Connection) -> int:
+        try:
+            found = conn.execute(f"SELECT value FROM {_META} WHERE name = 'generation'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(found[0]) if found else 0
+
+    @staticmethod
+    def _row(names: list[str], values: tuple[Any, ...]) -> tuple[int, Row]:
+        fields = dict(zip(names, values))
+        rowid = fields.pop("_stet_rowid")
+        packed = fields.pop(VALUES, None)
+        if packed is None:  # written by stet 0.0.2: every value is text
+            return rowid, {k: v if isinstance(v, str) else str(v) for k, v in fields.items() if v is not None}
+        row: Row = json.loads(packed)
+        row.update((k, v) for k, v in fields.items() if v is not None and k.startswith(PREFIX))
+        return rowid, row
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        conn = self._connect(create=True)
+        assert conn is not None
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable == 'fsync' else 'NORMAL'}")
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise self._error(error, "waiting to write") from error
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise self._error(error, "writing") from error
+            raise
+
+    def _append(self, row: Row) -> None:
+        self._insert([row])
+
+    def _insert(self, rows: list[Row]) -> None:
+        conn = self._conn
+        assert conn is not None
+        self._ensure_table(conn, rows)
+        for row in rows:
+            columns, values = self._columns_of(row)
+            names = ", ".join(map(_quote, columns))
+            marks = ", ".join("?" * len(columns))
+            conn.execute(f"INSERT INTO {TABLE} ({names}) VALUES ({marks})", values)
+
+    def _columns_of(self, row: Row) -> tuple[list[str], list[Any]]:
+        if FUNC not in row:  # a legacy row keeps its text
+            return list(row), list(row.values())
+        user = {k: v for k, v in row.items() if not k.startswith(PREFIX)}
+        own = [k for k in row if k.startswith(PREFIX)]
+        columns = [*user, VALUES, *own]
+        values = [_readable(from_json(v)) for v in user.values()]
+        values.append(json.dumps(user, allow_nan=False))  # ASCII: lone surrogates survive
+        values += [row[k] for k in own]
+        return columns, values
+
+    def _ensure_table(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
+        wanted = dict.fromkeys(c for row in rows for c in self._columns_of(row)[0])
+        if not self._columns:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(map(_quote, wanted))})")
+            self._load_columns()
+        for column in wanted:
+            if column not in self._columns:
+                try:
+                    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {_quote(column)}")
+                except sqlite3.OperationalError as error:
+                    if "duplicate column" not in str(error):
+                        raise
+                self._load_columns()
+
+    def _replace(self, rows: list[Row]) -> None:
+        conn = self._conn
+        assert conn is not None
+        conn.execute(f"DELETE FROM {TABLE}")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {_META} (name TEXT PRIMARY KEY, value)")
+        conn.execute(
+            f"INSERT INTO {_META} VALUES ('generation', 1) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + 1"
+        )
+        if rows:
+            self._insert(rows)
+
+    def _remove(self) -> None:
+        # Deleting the file under other open connections would corrupt them: empty it instead.
+        if self._columns:
+            self._replace([])
+
+
+def _readable(value: Any) -> Any:
+    """Return the value as SQL shows it best: numbers, text, NULL, JSON text for containers."""
+    kind = type(value)
+    if kind is bool:
+        return int(value)
+    if kind is int:
+        return value if value in _INT64 else str(value)
+    if kind is float:
+        return value if not math.isnan(value) else "NaN"
+    if kind is str:
+        return value if value.isprintable() or _utf8(value) else json.dumps(value)
+    if value is None:
+        return None
+    return json.dumps(to_json(value))
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
