@@ -90,7 +90,11 @@ def reset(store_path: StoreArg = DEFAULT_STORE, key_dict: Mapping[str, Any] | No
             f"{', '.join(sorted(known)) or '(none: the store is empty)'}. Nothing was removed."
         )
     removed = store.delete(lambda row: matches(store, row, key_dict, None))
-    print(f"[stet] Removed entry: {dict(key_dict)}" if removed else f"[stet] No entry matched: {dict(key_dict)}")
+    print(
+        f"[stet] Removed entry: {dict(key_dict)}"
+        if removed
+        else f"[stet] No entry matched: {dict(key_dict)}"
+    )
     return removed
 
 

@@ -25,7 +25,6 @@ from stet.errors import StoreError
 from stet.stores._base import Store
 from stet.stores._index import FunctionIndex, joined
 
-
 __all__ = ["Once", "once"]
 
 P = ParamSpec("P")
@@ -87,7 +86,7 @@ class Once(Generic[P, R]):
         _pickle_raw_function_through(self, func)
         self._plan = KeyPlan(func, key, ignore)
         self._ident = FunctionIdentity(
-            name=name or getattr(func, "__name__", type(func).__name__),
+            name=name or str(getattr(func, "__name__", type(func).__name__)),
             version=None if version is None else str(version),
             key=self._plan.names,
             defaults=self._plan.defaults,
@@ -105,10 +104,12 @@ class Once(Generic[P, R]):
         key = joined(self._ident.tokens(values))
         index = self._index or self._open_index()
         if key in index.done or (index.legacy and self._legacy_done(index, values)):
-            return self._skip(values)
+            self._skip(values)
+            return None
         self.store.refresh()
         if key in index.done or (index.legacy and self._legacy_done(index, values)):
-            return self._skip(values)
+            self._skip(values)
+            return None
         started = time.time()
         result = self.__wrapped__(*args, **kwargs)
         self._record(values, started, time.time(), result)
@@ -125,7 +126,7 @@ class Once(Generic[P, R]):
         encoders = self._ident.encoders
         stored = {
             name: value if type(value) in _PLAIN else normalize(value, encoders)
-            for name, value in zip(self._plan.names, values)
+            for name, value in zip(self._plan.names, values, strict=True)
         }
         try:
             self.store.record(done_row(self._ident, stored, started, finished))
@@ -136,7 +137,7 @@ class Once(Generic[P, R]):
     def _skip(self, values: list[Any]) -> None:
         self._skipped += 1
         if not self._verbose:
-            return None
+            return
         if self._skipped <= _SHOWN_SKIPS:
             print(f"[stet] Skipping {self._label(values)}")
         elif self._skipped == _SHOWN_SKIPS + 1:
@@ -145,13 +146,12 @@ class Once(Generic[P, R]):
                 "each; a count follows at exit (verbose=False hides these lines)."
             )
             atexit.register(self._summarise)
-        return None
 
     def _summarise(self) -> None:
         print(f"[stet] {self._ident.name}: skipped {self._skipped} completed calls in all")
 
     def _label(self, values: Iterable[Any]) -> str:
-        shown = ", ".join(f"{n}={v!r}" for n, v in zip(self._plan.names, values))
+        shown = ", ".join(f"{n}={v!r}" for n, v in zip(self._plan.names, values, strict=True))
         return f"{self._ident.name}({shown})"
 
     # -- the function's own verbs -------------------------------------------------------------
@@ -237,7 +237,7 @@ def _pickle_raw_function_through(wrapper: Once[Any, Any], func: Callable[..., An
     qualname = getattr(func, "__qualname__", None)
     if isinstance(func, types.FunctionType) and qualname and "<locals>" not in qualname:
         func.__qualname__ = f"{qualname}.__wrapped__"
-        wrapper.__qualname__ = qualname
+        setattr(wrapper, "__qualname__", qualname)  # noqa: B010 - Once declares no such attribute
 
 
 @overload

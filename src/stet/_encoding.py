@@ -65,7 +65,7 @@ def token(value: Any, encoders: Encoders = _NO_ENCODERS) -> str:
     """
     fast = _FAST_TOKENS.get(type(value))
     if fast is not None:
-        return fast(value)
+        return str(fast(value))
     return _nested_token(normalize(value, encoders))
 
 
@@ -83,7 +83,7 @@ def _nested_token(value: Any) -> str:
         return "{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
     if kind is frozenset:
         return "set{" + ",".join(sorted(json.dumps(_nested_token(item)) for item in value)) + "}"
-    return _FAST_TOKENS[kind](value)
+    return str(_FAST_TOKENS[kind](value))
 
 
 def normalize(value: Any, encoders: Encoders = _NO_ENCODERS) -> Any:
@@ -222,8 +222,32 @@ _FLOAT_WORDS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 # Strings that pandas or a spreadsheet would read as missing or as numbers: quoting them keeps
 # the file unambiguous for other readers, not only for stet.
 _NA_LIKE = frozenset(
-    "#N/A #N/A N/A #NA -1.#IND -1.#QNAN -NaN -nan 1.#IND 1.#QNAN <NA> N/A NA NULL NaN n/a null "
-    "Infinity -Infinity +Infinity +inf inf -inf nan".split(" ")
+    [
+        "#N/A",
+        "#N/A",
+        "N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "n/a",
+        "null",
+        "Infinity",
+        "-Infinity",
+        "+Infinity",
+        "+inf",
+        "inf",
+        "-inf",
+        "nan",
+    ]
 )
 
 
@@ -260,7 +284,7 @@ def _quote(text: str) -> str:
 
 
 def _is_plain(text: str) -> bool:
-    if not text or text[0] in "\"[{" or text != text.strip():
+    if not text or text[0] in '"[{' or text != text.strip():
         return False
     if text in _WORDS or text in _NA_LIKE or _FLOAT_TEXT.match(text):
         return False

@@ -65,7 +65,7 @@ class FunctionIdentity:
             return self._name_culprit(values)
 
     def _name_culprit(self, values: Iterable[Any]) -> tuple[str, ...]:
-        for name, value in zip(self.key, values):
+        for name, value in zip(self.key, values, strict=True):
             try:
                 token(value, self.encoders)
             except UnencodableValueError as error:
@@ -102,10 +102,18 @@ class KeyPlan:
         params = self.signature.parameters
         name = getattr(func, "__qualname__", repr(func))
         self.names = _select_key(name, params, key, ignore)
-        self.defaults = {n: params[n].default for n in self.names if params[n].default is not _MISSING}
+        self.defaults = {
+            n: params[n].default for n in self.names if params[n].default is not _MISSING
+        }
         positional = [p.name for p in params.values() if p.kind in _POSITIONAL]
-        keyword = [p.name for p in params.values() if p.kind not in _VARIADIC and p.kind is not p.POSITIONAL_ONLY]
-        required = [p.name for p in params.values() if p.kind not in _VARIADIC and p.default is _MISSING]
+        keyword = [
+            p.name
+            for p in params.values()
+            if p.kind not in _VARIADIC and p.kind is not p.POSITIONAL_ONLY
+        ]
+        required = [
+            p.name for p in params.values() if p.kind not in _VARIADIC and p.default is _MISSING
+        ]
         var_positional = any(p.kind is p.VAR_POSITIONAL for p in params.values())
         self._var_keyword = any(p.kind is p.VAR_KEYWORD for p in params.values())
         self._max_args = None if var_positional else len(positional)

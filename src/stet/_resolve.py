@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from stet.errors import MissingExtraError, UnknownStoreError
+from stet.errors import UnknownStoreError
 from stet.stores._base import Store
 
 __all__ = ["DEFAULT_STORE", "KINDS", "StoreKind", "open_store"]
@@ -49,7 +50,9 @@ class StoreKind:
 
 
 KINDS: tuple[StoreKind, ...] = (
-    StoreKind("csv", (".csv",), "stet.stores._csv:CSVStore", None, "CSV, one line per run (default)"),
+    StoreKind(
+        "csv", (".csv",), "stet.stores._csv:CSVStore", None, "CSV, one line per run (default)"
+    ),
     StoreKind("jsonl", (".jsonl",), "stet.stores._jsonl:JSONLinesStore", None, "JSON Lines"),
     StoreKind("json", (".json",), "stet.stores._json:JSONStore", None, "a JSON array (stet 0.0.2)"),
     StoreKind(
@@ -105,7 +108,6 @@ def open_store(store: str | os.PathLike[str] | Store, **options: Any) -> Store:
 
     Raises:
         UnknownStoreError: If the path's ending names no kind of store.
-        MissingExtraError: If the kind needs an extra that is not installed.
     """
     if isinstance(store, Store):
         return store
@@ -116,11 +118,14 @@ def open_store(store: str | os.PathLike[str] | Store, **options: Any) -> Store:
         )
     path = os.fspath(store)
     kind = kind_for(path)
-    try:
-        cls = kind.load()
-    except ImportError as error:  # pragma: no cover - depends on what is installed
-        raise MissingExtraError(
-            f"the {kind.name} store needs the '{kind.extra}' extra: pip install 'stet[{kind.extra}]'",
-            extra=kind.extra,
-        ) from error
-    return cls(path, **options)  # type: ignore[call-arg]
+    cls = kind.load()  # a store needing an extra imports it on first use, naming the extra
+    # One store object per file and options in a process: functions and stet.reset() then
+    # share one index, so a reset here is seen at once by every function using that file.
+    ident = (cls, os.path.abspath(path), tuple(sorted(options.items())))
+    found = _OPEN.get(ident)
+    if found is None:
+        found = _OPEN[ident] = cls(path, **options)  # type: ignore[call-arg]
+    return found
+
+
+_OPEN: weakref.WeakValueDictionary[tuple[Any, ...], Store] = weakref.WeakValueDictionary()

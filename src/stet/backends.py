@@ -51,7 +51,9 @@ class Backend:
         """
         row = {k: str(v) for k, v in key_dict.items()}
         row[TIMESTAMP] = iso(time.time())
-        self.store.record_raw({k: self.store.encode(v) if k in PROVENANCE else v for k, v in row.items()})
+        self.store.record_raw(
+            {k: self.store.encode(v) if k in PROVENANCE else v for k, v in row.items()}
+        )
 
     def load(self) -> list[dict[str, Any]]:
         """Return every row with its values as text, as stet 0.0.2 did.
@@ -61,7 +63,9 @@ class Backend:
         """
         if not self.store.exists():
             return []
-        return [{k: _text(v) for k, v in self.store.typed(row).items()} for row in self.store.rows()]
+        return [
+            {k: _text(v) for k, v in self.store.typed(row).items()} for row in self.store.rows()
+        ]
 
     def remove(self, key_dict: dict[str, Any]) -> None:
         """Remove the rows matching every value of ``key_dict``.

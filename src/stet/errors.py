@@ -76,7 +76,16 @@ class MissingExtraError(StetError, ImportError):
 
 
 class StoreError(StetError, OSError):
-    """A store could not be read or written; the message names the path."""
+    """A store could not be read or written; the message names the path.
+
+    Attributes:
+        path: The store's path (or URL, password masked).
+        result: When a run finished but its record could not be written, what the function
+            returned, so the answer is not lost with the record.
+    """
+
+    path: str
+    result: Any
 
 
 class ForeignFileError(StoreError):

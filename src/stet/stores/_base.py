@@ -39,7 +39,6 @@ class Store(abc.ABC):
     own options, e.g. ``CSVStore("runs.csv", durable="fsync")``.
     """
 
-
     def __init__(self) -> None:
         self._pid = -1
         self._lock = threading.RLock()

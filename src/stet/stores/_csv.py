@@ -35,7 +35,6 @@ class CSVStore(LineFileStore):
         lock_timeout: Seconds to wait for another writer.
     """
 
-
     def _start_format(self) -> None:
         self._header: list[str] | None = None
         self._decoded: dict[str, Any] = {}
@@ -89,7 +88,7 @@ class CSVStore(LineFileStore):
                 if len(cells) != width:
                     self._warn_line(number, f"{len(cells)} cells where the header has {width}")
                     continue
-                rows.append({h: c for h, c in zip(header, cells) if c})
+                rows.append({h: c for h, c in zip(header, cells, strict=True) if c})
         return rows, used + len(data)
 
     def _parse_header(self, line: bytes) -> list[str]:
@@ -117,6 +116,8 @@ class CSVStore(LineFileStore):
         return self._line_of(row).encode("utf-8")
 
     def _encode_all(self, rows: list[Row]) -> bytes:
+        if not rows:
+            return b""  # an empty file is an empty store; a header alone would fix no columns
         header = _layout(rows, self._header or [])
         self._header = header
         return "".join([_line(header), *(self._line_of(row) for row in rows)]).encode("utf-8")

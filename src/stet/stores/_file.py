@@ -272,8 +272,8 @@ class LineFileStore(Store):
             pass
 
     def _replace(self, rows: list[Row]) -> None:
-        self._start_format()
         data = self._encode_all(rows)
+        self._start_format()
         directory = self.path.parent
         self._clean_stale_temporaries()
         tmp = directory / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"

@@ -43,7 +43,6 @@ class JSONLinesStore(LineFileStore):
         lock_timeout: Seconds to wait for another writer.
     """
 
-
     def decode(self, raw: Any) -> Any:
         """Return the typed value of a JSON field."""
         return from_json(raw)
@@ -74,7 +73,7 @@ class JSONLinesStore(LineFileStore):
         self._warn_line(number, "not a JSON object with a timestamp")
         return None
 
-    def _encode_append(self, row: Row, empty: bool) -> bytes:
+    def _encode_append(self, row: Row, empty: bool) -> bytes | None:
         return (dump_line(row) + "\n").encode("utf-8")
 
     def _encode_all(self, rows: list[Row]) -> bytes:
