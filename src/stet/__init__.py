@@ -11,7 +11,7 @@ again::
 from stet import backends
 from stet._api import records, reset, status
 from stet._decorator import Once, once
-from stet._resolve import KINDS, open_store
+from stet._resolve import open_store
 from stet._version import __version__
 from stet.errors import (
     ForeignFileError,
@@ -24,7 +24,6 @@ from stet.errors import (
 from stet.stores import CSVStore, JSONLinesStore, JSONStore, SQLiteStore, Store
 
 __all__ = [
-    "KINDS",
     "CSVStore",
     "ForeignFileError",
     "JSONLinesStore",

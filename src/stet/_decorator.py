@@ -12,6 +12,7 @@ import atexit
 import functools
 import inspect
 import os
+import sys
 import time
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -218,8 +219,22 @@ class Once(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<stet.once {self._ident.name} store={self.store!r}>"
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # By reference when the module names this very object, so the unpickled function is
+        # the one the worker imported; by value otherwise (closures, and __main__, whose
+        # functions cloudpickle must carry to Dask or Ray workers that cannot import them).
+        qualname: str = getattr(self, "__qualname__", "")
+        module = sys.modules.get(self.__module__)
+        if self.__module__ != "__main__" and _lookup(module, qualname) is self:
+            return qualname
         return (_rebuild, (self.__wrapped__, self.store, self._options))
+
+
+def _lookup(module: Any, qualname: str) -> Any:
+    found = module
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found
 
 
 def _rebuild(func: Callable[..., Any], store: Store, options: dict[str, Any]) -> Once[Any, Any]:

@@ -73,7 +73,7 @@ def _nested_token(value: Any) -> str:
     """Token of a normalized value, written so that nested tokens never run together."""
     kind = type(value)
     if kind is str:
-        return "s" + value
+        return f"s{value}"
     if kind is list or kind is tuple:
         return "[" + ",".join(json.dumps(_nested_token(item)) for item in value) + "]"
     if kind is dict:

@@ -9,6 +9,7 @@ look-ups instead of ``inspect.Signature.bind``.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,7 +126,7 @@ class KeyPlan:
         self._plan = [
             (
                 n,
-                positional.index(n) if n in positional else npos + 1,
+                positional.index(n) if n in positional else sys.maxsize,  # never positional
                 params[n].kind is not params[n].POSITIONAL_ONLY,
                 params[n].default,
             )

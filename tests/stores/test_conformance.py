@@ -16,7 +16,7 @@ import stet
 from stet.errors import ForeignFileError
 from tests.conftest import run_python
 
-SAMPLE = [0.1, 1, "1", True, None, "", "None", "a,b\n\"c\"", [1, [2, "x"]], {"b": 1, "a": None}]
+SAMPLE = [0.1, 1, "1", True, None, "", "None", 'a,b\n"c"', [1, [2, "x"]], {"b": 1, "a": None}]
 
 
 def _sweep(path: Path, **options: object):
@@ -68,7 +68,7 @@ def test_values_come_back_with_their_types(store_path: Path) -> None:
 
 def test_nan_and_infinities_round_trip(store_path: Path) -> None:
     """NaN matches NaN and infinities keep their sign through the store."""
-    train, calls = _sweep(store_path)
+    train, _ = _sweep(store_path)
     for seed, alpha in enumerate([math.nan, math.inf, -math.inf]):
         train(alpha, seed)
     again, again_calls = _sweep(store_path)
@@ -213,7 +213,7 @@ def test_version_separates_runs(store_path: Path) -> None:
 
 def test_forget_makes_one_combination_run_again(store_path: Path) -> None:
     """f.forget removes exactly that combination, in this and in a new process."""
-    train, calls = _sweep(store_path)
+    train, _ = _sweep(store_path)
     train(0.1, 1)
     train(0.1, 2)
     assert train.forget(0.1, 1) == 1
@@ -227,7 +227,7 @@ def test_forget_makes_one_combination_run_again(store_path: Path) -> None:
 
 def test_a_deletion_by_another_process_is_seen(store_path: Path) -> None:
     """After another process resets one combination, this process runs it again."""
-    train, calls = _sweep(store_path)
+    train, _ = _sweep(store_path)
     train(0.1, 1)
     train(0.1, 2)
     result = run_python(f"import stet; stet.reset({str(store_path)!r}, {{'seed': 1}})")
@@ -388,7 +388,7 @@ def test_a_store_written_by_stet_002_is_honoured(store_kind: str, store_path: Pa
 
 def test_reset_with_text_values_removes_a_typed_record(store_path: Path) -> None:
     """reset(key_dict={"alpha": "0.1"}) removes the run recorded with alpha=0.1."""
-    train, calls = _sweep(store_path)
+    train, _ = _sweep(store_path)
     train(0.1, 1)
     train(0.2, 1)
     assert stet.reset(store_path, {"alpha": "0.1", "seed": "1"}) == 1
@@ -419,7 +419,7 @@ def test_the_backend_interface_of_stet_002_works(store_path: Path) -> None:
     (row,) = backend.load()
     assert row["alpha"] == "0.1"
     assert row["_stet_timestamp"]
-    train, calls = _sweep(store_path)
+    train, _ = _sweep(store_path)
     assert train(0.1, 1) is None
     backend.remove({"alpha": "0.1", "seed": "1"})
     assert not backend.has({"alpha": 0.1, "seed": 1})
