@@ -8,7 +8,8 @@ again::
     def train(alpha, seed, n_iter=1000): ...
 """
 
-from stet import backends
+import typing as _typing
+
 from stet._api import records, reset, status
 from stet._decorator import Once, once
 from stet._resolve import open_store
@@ -21,7 +22,25 @@ from stet.errors import (
     StoreError,
     UnencodableValueError,
 )
-from stet.stores import CSVStore, JSONLinesStore, JSONStore, SQLiteStore, Store
+from stet.stores._base import Store
+
+if _typing.TYPE_CHECKING:
+    from stet import backends
+    from stet.stores import CSVStore, JSONLinesStore, JSONStore, SQLiteStore
+
+_STORES = ("CSVStore", "JSONLinesStore", "JSONStore", "SQLiteStore")
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import store classes and the 0.0.2 backends module on first use, keeping import fast."""
+    import importlib
+
+    if name == "backends":
+        return importlib.import_module("stet.backends")
+    if name in _STORES:
+        return getattr(importlib.import_module("stet.stores"), name)
+    raise AttributeError(f"module 'stet' has no attribute {name!r}")
+
 
 __all__ = [
     "CSVStore",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import inspect
 import os
 import sys
 import time
@@ -62,6 +61,8 @@ class Once(Generic[P, R]):
         verbose: bool = True,
         encoders: Encoders | None = None,
     ) -> None:
+        import inspect  # on decoration only: importing it costs more than the rest of stet
+
         if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
             raise TypeError(
                 f"{func.__qualname__} is an async function, which stet.once does not wrap yet; "
@@ -113,7 +114,7 @@ class Once(Generic[P, R]):
             return None
         started = time.time()
         result = self.__wrapped__(*args, **kwargs)
-        self._record(values, started, time.time(), result)
+        self._record(index, key, values, started, time.time(), result)
         return result
 
     def _open_index(self) -> FunctionIndex:
@@ -123,14 +124,23 @@ class Once(Generic[P, R]):
     def _legacy_done(self, index: FunctionIndex, values: list[Any]) -> bool:
         return joined([str(v) for v in values]) in index.legacy
 
-    def _record(self, values: list[Any], started: float, finished: float, result: Any) -> None:
+    def _record(
+        self,
+        index: FunctionIndex,
+        key: str,
+        values: list[Any],
+        started: float,
+        finished: float,
+        result: Any,
+    ) -> None:
         encoders = self._ident.encoders
         stored = {
             name: value if type(value) in _PLAIN else normalize(value, encoders)
             for name, value in zip(self._plan.names, values, strict=True)
         }
         try:
-            self.store.record(done_row(self._ident, stored, started, finished))
+            row = done_row(self._ident, stored, started, finished)
+            self.store.record(row, index=index, key=key)
         except StoreError as error:
             error.result = result  # the run's answer is not lost with its record
             raise

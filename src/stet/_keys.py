@@ -8,14 +8,15 @@ look-ups instead of ``inspect.Signature.bind``.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stet._encoding import Encoders, token
 from stet.errors import KeyNameError, UnencodableValueError
+
+if TYPE_CHECKING:
+    import inspect
 
 __all__ = ["PREFIX", "FunctionIdentity", "KeyPlan"]
 
@@ -23,14 +24,15 @@ PREFIX = "_stet_"
 """Names with this prefix belong to stet's provenance columns."""
 
 _MAX_NAME_BYTES = 63  # PostgreSQL truncates longer identifiers, which would merge two columns
-_MISSING: Any = inspect.Parameter.empty
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+_POSITIONAL = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")  # inspect is imported on decoration
+_VARIADIC = ("VAR_POSITIONAL", "VAR_KEYWORD")
 
 
-@dataclass(frozen=True, eq=False)  # each decorated function has its own index in a store
 class FunctionIdentity:
     """What a store needs to know to match its rows to one decorated function.
+
+    Each decorated function has its own identity object (compared by identity), and so its own
+    index in a store.
 
     Attributes:
         name: The function's name in the store (``_stet_func``).
@@ -41,11 +43,21 @@ class FunctionIdentity:
         encoders: Conversions for types stet does not encode by itself.
     """
 
-    name: str
-    version: str | None
-    key: tuple[str, ...]
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    encoders: Encoders = field(default_factory=dict)
+    __slots__ = ("defaults", "encoders", "key", "name", "version")
+
+    def __init__(
+        self,
+        name: str,
+        version: str | None,
+        key: tuple[str, ...],
+        defaults: Mapping[str, Any] | None = None,
+        encoders: Encoders | None = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.key = key
+        self.defaults: Mapping[str, Any] = defaults or {}
+        self.encoders: Encoders = encoders or {}
 
     def tokens(self, values: Iterable[Any]) -> tuple[str, ...]:
         """Return the identity of key values given in ``key`` order.
@@ -99,21 +111,25 @@ class KeyPlan:
         key: Iterable[str] | None,
         ignore: Iterable[str] | None,
     ) -> None:
+        import inspect  # here, not at import: it costs more than the rest of stet
+
         self.signature = inspect.signature(func)
         params = self.signature.parameters
         name = getattr(func, "__qualname__", repr(func))
         self.names = _select_key(name, params, key, ignore)
         self.defaults = {
-            n: params[n].default for n in self.names if params[n].default is not _MISSING
+            n: params[n].default
+            for n in self.names
+            if params[n].default is not inspect.Parameter.empty
         }
-        positional = [p.name for p in params.values() if p.kind in _POSITIONAL]
+        positional = [p.name for p in params.values() if p.kind.name in _POSITIONAL]
         keyword = [
             p.name
             for p in params.values()
-            if p.kind not in _VARIADIC and p.kind is not p.POSITIONAL_ONLY
+            if p.kind.name not in _VARIADIC and p.kind is not p.POSITIONAL_ONLY
         ]
         required = [
-            p.name for p in params.values() if p.kind not in _VARIADIC and p.default is _MISSING
+            p.name for p in params.values() if p.kind.name not in _VARIADIC and p.default is p.empty
         ]
         var_positional = any(p.kind is p.VAR_POSITIONAL for p in params.values())
         self._var_keyword = any(p.kind is p.VAR_KEYWORD for p in params.values())
@@ -180,7 +196,7 @@ def _select_key(
     key: Iterable[str] | None,
     ignore: Iterable[str] | None,
 ) -> tuple[str, ...]:
-    usable = [p.name for p in params.values() if p.kind not in _VARIADIC]
+    usable = [p.name for p in params.values() if p.kind.name not in _VARIADIC]
     for name in usable:
         if name.startswith(PREFIX):
             raise KeyNameError(
@@ -194,7 +210,7 @@ def _select_key(
         )
     for label, names in (("key", key), ("ignore", ignore)):
         for name in names or ():
-            if name not in params or params[name].kind in _VARIADIC:
+            if name not in params or params[name].kind.name in _VARIADIC:
                 raise KeyNameError(
                     f"{label}= names {name!r}, which is not a parameter of {func}(); its "
                     f"parameters are: {', '.join(usable) or '(none)'}.",

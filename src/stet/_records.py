@@ -8,10 +8,9 @@ column existed), which is not the same as a value of ``None``. Rows written by s
 
 from __future__ import annotations
 
-import datetime
 import enum
+import math
 import os
-import socket
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -65,15 +64,29 @@ def iso(timestamp: float) -> str:
         timestamp: Seconds since the epoch.
 
     Returns:
-        For example ``2026-11-27T20:34:03.123456+00:00``.
+        For example ``2026-11-27T20:34:03.123456+00:00``, as ``datetime.isoformat`` writes it.
     """
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat(
-        timespec="microseconds"
-    )
+    fraction, whole = math.modf(timestamp)  # rounded as datetime.fromtimestamp rounds
+    seconds, micros = int(whole), round(fraction * 1_000_000)
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    global _last_second, _last_prefix
+    if seconds != _last_second:  # records come many to a second: format the date once
+        import datetime
+
+        when = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+        _last_prefix, _last_second = when.strftime("%Y-%m-%dT%H:%M:%S"), seconds
+    return f"{_last_prefix}.{micros:06d}+00:00"
+
+
+_last_second = -1
+_last_prefix = ""
 
 
 @cache
 def _host() -> str:
+    import socket
+
     return socket.gethostname()
 
 

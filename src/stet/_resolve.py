@@ -9,8 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import weakref
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from stet.errors import UnknownStoreError
 from stet.stores._base import Store
@@ -20,8 +19,7 @@ __all__ = ["DEFAULT_STORE", "KINDS", "StoreKind", "open_store"]
 DEFAULT_STORE = "_stet_store.csv"
 
 
-@dataclass(frozen=True)
-class StoreKind:
+class StoreKind(NamedTuple):
     """One kind of store and how it is chosen.
 
     Attributes:

@@ -95,22 +95,26 @@ class Store(abc.ABC):
             self._check_process()
             self._read_into_indexes(restart=False)
 
-    def record(self, row: Row) -> None:
+    def record(self, row: Row, *, index: FunctionIndex | None = None, key: str = "") -> None:
         """Record one completed run, durably, before returning.
 
         Args:
             row: The run's row, with typed values.
+            index: The index of the function that ran, if the caller knows it.
+            key: The run's key in that index (saves decoding the row just written).
 
         Raises:
             StoreError: If the record could not be written; the store keeps its old records.
         """
-        self.record_raw({name: self.encode(value) for name, value in row.items()})
+        self.record_raw(self.encode_row(row), index=index, key=key)
 
-    def record_raw(self, raw: Row) -> None:
+    def record_raw(self, raw: Row, *, index: FunctionIndex | None = None, key: str = "") -> None:
         """Record a row whose values are already in the store's own form.
 
         Args:
             raw: The row, as :meth:`rows` would return it.
+            index: The index of the function that ran, if the caller knows it.
+            key: The run's key in that index.
 
         Raises:
             StoreError: If the record could not be written; the store keeps its old records.
@@ -120,8 +124,23 @@ class Store(abc.ABC):
             with self._exclusive():
                 self._read_into_indexes(restart=False)  # catch up: others may have written
                 self._append(raw)
-            for index in self._indexes.values():
-                index.add((raw,))
+            for other in self._indexes.values():
+                if other is index and key:
+                    other.done.add(key)
+                else:
+                    other.add((raw,))
+
+    def encode_row(self, row: Row) -> Row:
+        """Return a row of typed values in the store's own form.
+
+        Args:
+            row: Column names and typed values.
+
+        Returns:
+            The raw row, as :meth:`rows` returns rows.
+        """
+        encode = self.encode
+        return {name: encode(value) for name, value in row.items()}
 
     # -- what people use to look at a store ------------------------------------------------
 

@@ -17,13 +17,14 @@ import io
 from typing import Any
 
 from stet._encoding import from_cell, to_cell
-from stet._records import PROVENANCE, TIMESTAMP, Row
+from stet._records import PROVENANCE, STARTED, TIMESTAMP, Row
 from stet.stores._file import LineFileStore
 
 __all__ = ["CSVStore"]
 
 _SPECIAL = frozenset(',"\r\n')
 _MEMO_LIMIT = 4096
+_TIMES = frozenset({TIMESTAMP, STARTED})
 
 
 class CSVStore(LineFileStore):
@@ -37,7 +38,9 @@ class CSVStore(LineFileStore):
 
     def _start_format(self) -> None:
         self._header: list[str] | None = None
+        self._columns: frozenset[str] = frozenset()
         self._decoded: dict[str, Any] = {}
+        self._encoded: dict[str, str] = {}
 
     def decode(self, raw: Any) -> Any:
         """Return the typed value of a cell's text."""
@@ -55,6 +58,26 @@ class CSVStore(LineFileStore):
         """Return the cell text of a value."""
         return to_cell(value)
 
+    def encode_row(self, row: Row) -> Row:
+        """Return a row's cells, on the fast path for what every record holds."""
+        memo = self._encoded
+        out: Row = {}
+        for name, value in row.items():
+            kind = type(value)
+            if kind is int:
+                out[name] = str(value)
+            elif kind is float:
+                out[name] = repr(value)
+            elif name in _TIMES:
+                out[name] = value  # ISO 8601 text, which always reads back as text
+            elif kind is str and value in memo:
+                out[name] = memo[value]
+            else:
+                out[name] = text = to_cell(value)
+                if kind is str and len(memo) < _MEMO_LIMIT:
+                    memo[value] = text
+        return out
+
     def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
         if not data:
             return [], 0
@@ -62,6 +85,7 @@ class CSVStore(LineFileStore):
         if at_start:
             first = data.find(b"\n") + 1
             self._header = self._parse_header(data[:first])
+            self._columns = frozenset(self._header)
             used, data = first, data[first:]
         header = self._header
         assert header is not None
@@ -109,9 +133,10 @@ class CSVStore(LineFileStore):
     def _encode_append(self, row: Row, empty: bool) -> bytes | None:
         if empty:
             self._header = _layout([row])
+            self._columns = frozenset(self._header)
             return (_line(self._header) + self._line_of(row)).encode("utf-8")
         assert self._header is not None
-        if not row.keys() <= set(self._header):
+        if not row.keys() <= self._columns:
             return None
         return self._line_of(row).encode("utf-8")
 
@@ -119,7 +144,7 @@ class CSVStore(LineFileStore):
         if not rows:
             return b""  # an empty file is an empty store; a header alone would fix no columns
         header = _layout(rows, self._header or [])
-        self._header = header
+        self._header, self._columns = header, frozenset(header)
         return "".join([_line(header), *(self._line_of(row) for row in rows)]).encode("utf-8")
 
     def _line_of(self, row: Row) -> str:
@@ -139,6 +164,10 @@ def _layout(rows: list[Row], start: list[str] | None = None) -> list[str]:
 
 
 def _line(cells: list[str]) -> str:
+    line = ",".join(cells)
+    if '"' not in line and "\n" not in line and "\r" not in line:
+        if line.count(",") == len(cells) - 1:
+            return line + "\n"  # the common case: no cell needs quoting
     out = []
     for cell in cells:
         if _SPECIAL.isdisjoint(cell):
