@@ -165,9 +165,9 @@ def _layout(rows: list[Row], start: list[str] | None = None) -> list[str]:
 
 def _line(cells: list[str]) -> str:
     line = ",".join(cells)
-    if '"' not in line and "\n" not in line and "\r" not in line:
-        if line.count(",") == len(cells) - 1:
-            return line + "\n"  # the common case: no cell needs quoting
+    plain = '"' not in line and "\n" not in line and "\r" not in line
+    if plain and line.count(",") == len(cells) - 1:
+        return line + "\n"  # the common case: no cell needs quoting
     out = []
     for cell in cells:
         if _SPECIAL.isdisjoint(cell):
