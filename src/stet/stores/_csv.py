@@ -23,6 +23,10 @@ from stet.stores._file import LineFileStore
 __all__ = ["CSVStore"]
 
 _SPECIAL = frozenset(',"\r\n')
+_FIELD_LIMIT = 1 << 28
+# The csv module refuses fields over 128 KiB by default: a long string parameter would make its
+# record unreadable. Raise the process-wide limit (never lower it).
+csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
 _MEMO_LIMIT = 4096
 _TIMES = frozenset({TIMESTAMP, STARTED})
 
@@ -91,29 +95,31 @@ class CSVStore(LineFileStore):
         assert header is not None
         width = len(header)
         rows: list[Row] = []
+        for number, cells in self._records_in(data):
+            if len(cells) == width:
+                rows.append({h: c for h, c in zip(header, cells, strict=True) if c})
+            else:
+                self._warn_line(number, f"{len(cells)} cells where the header has {width}")
+        return rows, used + len(data)
+
+    def _records_in(self, data: bytes) -> list[tuple[int, list[str]]]:
+        """Return (line number, cells) of each line; lines that are not CSV are reported."""
         try:
             text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        if text is None or "\x00" in text:
-            lines = [(n, t) for n, t in self._read_lines(data)]
-        else:
-            lines = [(0, text)]
-        for number, chunk in lines:
-            if chunk is None or "\x00" in chunk:
-                self._warn_line(number, "not UTF-8 text" if chunk is None else "it holds NUL bytes")
+            if "\x00" not in text:  # the common case: parse the whole tail in one go
+                return [(0, cells) for cells in csv.reader(io.StringIO(text), strict=True)]
+        except (UnicodeDecodeError, csv.Error):
+            pass
+        out = []
+        for number, line in self._read_lines(data):
+            if line is None or "\x00" in line:
+                self._warn_line(number, "not UTF-8 text" if line is None else "it holds NUL bytes")
                 continue
             try:
-                parsed = list(csv.reader(io.StringIO(chunk), strict=True))
+                out.extend((number, cells) for cells in csv.reader([line], strict=True))
             except csv.Error as error:
                 self._warn_line(number, str(error))
-                continue
-            for cells in parsed:
-                if len(cells) != width:
-                    self._warn_line(number, f"{len(cells)} cells where the header has {width}")
-                    continue
-                rows.append({h: c for h, c in zip(header, cells, strict=True) if c})
-        return rows, used + len(data)
+        return out
 
     def _parse_header(self, line: bytes) -> list[str]:
         try:
