@@ -18,6 +18,7 @@ How a record is kept safe:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -38,6 +39,8 @@ except ImportError:  # pragma: no cover - Windows: one process per store (docume
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Durability", "LineFileStore"]
+
+_CAN_LOCK: bool = fcntl is not None
 
 Durability = Literal["process", "fsync"]
 _TMP_SUFFIX = ".stet-tmp"
@@ -78,6 +81,12 @@ class LineFileStore(Store):
 
     def _config_attributes(self) -> frozenset[str]:
         return frozenset({"path", "durable", "lock_timeout"})
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None and getattr(self, "_pid", None) == os.getpid():
+            with contextlib.suppress(OSError):  # at interpreter shutdown, os may be half gone
+                os.close(fd)
 
     def _reset_handles(self) -> None:
         self._fd: int | None = None
@@ -123,7 +132,9 @@ class LineFileStore(Store):
                 path=str(self.path),
             ) from None
         except OSError as error:
-            raise StoreError(f"cannot open the store {self.path}: {error}", path=str(self.path)) from error
+            raise StoreError(
+                f"cannot open the store {self.path}: {error}", path=str(self.path)
+            ) from error
         self._fd, self._writable = fd, writable
         self._ino = os.fstat(fd).st_ino
 
@@ -170,14 +181,28 @@ class LineFileStore(Store):
         """Cut off a torn record left after the complete lines (only under the lock)."""
         if not rest or rest == self.trailer:
             return
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self._cursor)
+        except OSError as error:
+            # An I/O error here used to escape as a bare OSError without the store's path;
+            # nothing has been written yet, so the run being recorded, if any, is not. The
+            # rows just read will not reach the index either: read from the start next time.
+            self._cursor = 0
+            self._start_format()
+            raise StoreError(
+                f"could not cut the torn end off {self.path}: {error.strerror or error}. Nothing "
+                "was written: a run being recorded was not recorded and will run again; the "
+                "store keeps its earlier records.",
+                path=str(self.path),
+                errno=error.errno,
+            ) from error
         warnings.warn(
             f"{self.path} ended with {len(rest)} bytes of an incomplete record, left by a writer "
             "that was stopped mid-write; they were removed (the run they describe did not return).",
             CorruptLineWarning,
             stacklevel=5,
         )
-        assert self._fd is not None
-        os.ftruncate(self._fd, self._cursor)
 
     def _warn_line(self, number: int, reason: str) -> None:
         warnings.warn(
@@ -191,7 +216,7 @@ class LineFileStore(Store):
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
-        if fcntl is None:  # pragma: no cover - Windows
+        if not _CAN_LOCK:  # pragma: no cover - Windows
             yield
             return
         deadline = time.monotonic() + self.lock_timeout
@@ -238,7 +263,12 @@ class LineFileStore(Store):
         data = self._encode_append(row, empty=self._cursor == 0)
         if data is None:
             rows, _ = self._read(restart=True)
-            self._replace([*rows, row])
+            try:
+                self._rewrite([*rows, row])
+            except StoreError:
+                raise
+            except OSError as error:  # the caller must hear that its run was not recorded
+                raise self._not_recorded(error) from error
             return
         self._write_at_cursor(data)
 
@@ -253,14 +283,17 @@ class LineFileStore(Store):
                 os.fsync(fd)
         except OSError as error:
             self._undo(start)
-            raise StoreError(
-                f"could not write the record to {self.path}: {error.strerror or error}. The run "
-                "finished but was not recorded, so it will run again; the store keeps its "
-                "earlier records.",
-                path=str(self.path),
-                errno=error.errno,
-            ) from error
+            raise self._not_recorded(error) from error
         self._cursor = start + len(data) - len(self.trailer)
+
+    def _not_recorded(self, error: BaseException) -> StoreError:
+        reason = getattr(error, "strerror", None) or error
+        return StoreError(
+            f"could not write the record to {self.path}: {reason}. The run finished but was "
+            "not recorded, so it will run again; the store keeps its earlier records.",
+            path=str(self.path),
+            errno=getattr(error, "errno", None),
+        )
 
     def _undo(self, start: int) -> None:
         assert self._fd is not None
@@ -272,13 +305,31 @@ class LineFileStore(Store):
             pass
 
     def _replace(self, rows: list[Row]) -> None:
+        try:
+            self._rewrite(rows)
+        except StoreError:
+            raise
+        except OSError as error:
+            raise StoreError(
+                f"could not rewrite {self.path}: {error.strerror or error}; the store is "
+                "unchanged.",
+                path=str(self.path),
+                errno=error.errno,
+            ) from error
+
+    def _rewrite(self, rows: list[Row]) -> None:
+        """Replace the file by one holding ``rows``; an OSError means it is unchanged."""
         data = self._encode_all(rows)
         self._start_format()
         directory = self.path.parent
         self._clean_stale_temporaries()
         tmp = directory / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fd = -1
         try:
+            # Creating the file can fail too (no inode left, a read-only directory): inside
+            # the try, so the caller gets a StoreError naming the store, not a bare OSError.
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(tmp, flags, 0o644)
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)  # locked before anyone can find it by name
             if self._fd is not None:
@@ -287,20 +338,37 @@ class LineFileStore(Store):
                 raise OSError(errno.ENOSPC, "short write")
             os.fsync(fd)
             os.replace(tmp, self.path)
-        except OSError as error:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
-            raise StoreError(
-                f"could not rewrite {self.path}: {error.strerror or error}; the store is unchanged.",
-                path=str(self.path),
-                errno=error.errno,
-            ) from error
-        _fsync_directory(directory)
+        except OSError:
+            if fd >= 0:
+                os.close(fd)
+                tmp.unlink(missing_ok=True)
+            # _encode_all and _start_format above changed what this object knew of the top of
+            # the file it still has (the CSV header): read that file again from its start, or
+            # the next record is encoded against no header at all.
+            self._cursor = 0
+            self._start_format()
+            raise
+        # The new file is in place and fd holds its lock: adopt it before anything else can
+        # fail. (A failed directory sync used to escape here and leave fd open and locked,
+        # so every later write of this process waited for its own lock until lock_timeout.)
         if self._fd is not None:
             os.close(self._fd)  # releases the lock on the replaced file; waiters re-check
         self._fd, self._writable, self._ino = fd, True, os.fstat(fd).st_ino
         self._cursor = 0
         self._read(restart=True)
+        try:
+            _fsync_directory(directory)
+        except OSError as error:
+            # The rename is visible to every process, which is all "process" durability
+            # promises; only "fsync" durability also needs it to survive a power loss.
+            if self.durable == "fsync":
+                raise StoreError(
+                    f"{self.path} was rewritten, but syncing its directory failed: "
+                    f"{error.strerror or error}. Its records, the newest included, are kept but "
+                    "may not survive a power loss.",
+                    path=str(self.path),
+                    errno=error.errno,
+                ) from error
 
     def _clean_stale_temporaries(self) -> None:
         for tmp in self.path.parent.glob(f".{self.path.name}.*{_TMP_SUFFIX}"):
@@ -352,4 +420,3 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-

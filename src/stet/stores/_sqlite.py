@@ -34,6 +34,7 @@ TABLE = "stet_records"
 VALUES = "_stet_values"
 _META = "stet_meta"
 _INT64 = range(-(2**63), 2**63)
+_SQLITE_NOTADB = 26  # "file is not a database" (sqlite3.SQLITE_NOTADB, untyped in typeshed)
 
 
 def _quote(name: str) -> str:
@@ -50,7 +51,6 @@ class SQLiteStore(Store):
             crash) or ``"fsync"`` (``synchronous=FULL``: it survives power loss too).
         lock_timeout: Seconds to wait while another process writes, before raising.
     """
-
 
     def __init__(
         self,
@@ -75,7 +75,11 @@ class SQLiteStore(Store):
 
     def _reset_handles(self) -> None:
         self._conn: sqlite3.Connection | None = None
+        self._recording = False
+        self._configured = False
+        self._inserts: dict[tuple[str, ...], str] = {}
         self._columns: list[str] = []
+        self._known: frozenset[str] = frozenset()
         self._data_version = -1
         self._generation = -1
         self._last_rowid = 0
@@ -100,13 +104,25 @@ class SQLiteStore(Store):
         if not create and not self.path.exists():
             return None
         if self.path.is_dir():
-            raise ForeignFileError(f"{self.path} is a directory, not a SQLite file", path=str(self.path))
+            raise ForeignFileError(
+                f"{self.path} is a directory, not a SQLite file", path=str(self.path)
+            )
+        conn = None
         try:
             conn = sqlite3.connect(
                 self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
             )
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
         except sqlite3.DatabaseError as error:
+            if conn is not None:
+                conn.close()
+            # Only "not a database" says the file is someone else's. A full disk or an I/O
+            # error while SQLite sets up its WAL index is a store error like any other: blaming
+            # the file would send the user to choose another path for a store that is fine.
+            if not _not_a_database(error):
+                raise self._error(error, "opening") from error
             raise ForeignFileError(
                 f"{self.path} is not a SQLite database written by stet ({error}); stet will not "
                 "change it. Choose another store path.",
@@ -119,7 +135,9 @@ class SQLiteStore(Store):
                 raise self._foreign(f"its table {TABLE} has no {TIMESTAMP} column")
         elif tables - {_META}:
             conn.close()
-            raise self._foreign(f"it holds other tables ({', '.join(sorted(tables))}) and no {TABLE}")
+            raise self._foreign(
+                f"it holds other tables ({', '.join(sorted(tables))}) and no {TABLE}"
+            )
         self._conn = conn
         self._load_columns()
         return conn
@@ -134,15 +152,27 @@ class SQLiteStore(Store):
     def _load_columns(self) -> None:
         assert self._conn is not None
         self._columns = [r[1] for r in self._conn.execute(f"PRAGMA table_info({TABLE})")]
+        self._known = frozenset(self._columns)
 
-    def _error(self, error: sqlite3.Error, doing: str) -> StoreError:
+    def _error(self, error: sqlite3.Error, doing: str, *, recording: bool = False) -> StoreError:
+        # A failed transaction is rolled back: say so, and, when it held a run's record, say
+        # that the run was not recorded (as the line stores do), so nobody trusts the store
+        # to hold it.
+        outcome = (
+            "The run finished but was not recorded, so it will run again; the store keeps its "
+            "earlier records."
+            if recording
+            else "Nothing was changed."
+        )
         if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
             return LockTimeoutError(
                 f"{self.path} stayed locked by another process for over {self.lock_timeout:g} s "
-                f"while {doing}; nothing was changed. Raise lock_timeout= on the store.",
+                f"while {doing}. {outcome} Raise lock_timeout= on the store.",
                 path=str(self.path),
             )
-        return StoreError(f"SQLite error on {self.path} while {doing}: {error}", path=str(self.path))
+        return StoreError(
+            f"SQLite error on {self.path} while {doing}: {error}. {outcome}", path=str(self.path)
+        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -189,11 +219,13 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _row(names: list[str], values: tuple[Any, ...]) -> tuple[int, Row]:
-        fields = dict(zip(names, values))
+        fields = dict(zip(names, values, strict=True))
         rowid = fields.pop("_stet_rowid")
         packed = fields.pop(VALUES, None)
         if packed is None:  # written by stet 0.0.2: every value is text
-            return rowid, {k: v if isinstance(v, str) else str(v) for k, v in fields.items() if v is not None}
+            return rowid, {
+                k: v if isinstance(v, str) else str(v) for k, v in fields.items() if v is not None
+            }
         row: Row = json.loads(packed)
         row.update((k, v) for k, v in fields.items() if v is not None and k.startswith(PREFIX))
         return rowid, row
@@ -205,11 +237,16 @@ class SQLiteStore(Store):
         conn = self._connect(create=True)
         assert conn is not None
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable == 'fsync' else 'NORMAL'}")
+            if not self._configured:  # once per connection: each PRAGMA is a round trip
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(
+                    f"PRAGMA synchronous={'FULL' if self.durable == 'fsync' else 'NORMAL'}"
+                )
+                self._configured = True
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             raise self._error(error, "waiting to write") from error
+        self._recording = False
         try:
             yield
             conn.execute("COMMIT")
@@ -217,35 +254,40 @@ class SQLiteStore(Store):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(error, sqlite3.Error):
-                raise self._error(error, "writing") from error
+                raise self._error(error, "writing", recording=self._recording) from error
             raise
 
     def _append(self, row: Row) -> None:
+        self._recording = True  # a failure from here to COMMIT loses this run's record
         self._insert([row])
 
     def _insert(self, rows: list[Row]) -> None:
         conn = self._conn
         assert conn is not None
-        self._ensure_table(conn, rows)
-        for row in rows:
-            columns, values = self._columns_of(row)
-            names = ", ".join(map(_quote, columns))
-            marks = ", ".join("?" * len(columns))
-            conn.execute(f"INSERT INTO {TABLE} ({names}) VALUES ({marks})", values)
+        prepared = [self._columns_of(row) for row in rows]
+        self._ensure_table(conn, dict.fromkeys(c for columns, _ in prepared for c in columns))
+        for columns, values in prepared:
+            sql = self._inserts.get(columns)
+            if sql is None:
+                names = ", ".join(map(_quote, columns))
+                marks = ", ".join("?" * len(columns))
+                sql = self._inserts[columns] = f"INSERT INTO {TABLE} ({names}) VALUES ({marks})"
+            conn.execute(sql, values)
 
-    def _columns_of(self, row: Row) -> tuple[list[str], list[Any]]:
+    def _columns_of(self, row: Row) -> tuple[tuple[str, ...], list[Any]]:
         if FUNC not in row:  # a legacy row keeps its text
-            return list(row), list(row.values())
+            return tuple(row), list(row.values())
         user = {k: v for k, v in row.items() if not k.startswith(PREFIX)}
         own = [k for k in row if k.startswith(PREFIX)]
-        columns = [*user, VALUES, *own]
+        columns = (*user, VALUES, *own)
         values = [_readable(from_json(v)) for v in user.values()]
         values.append(json.dumps(user, allow_nan=False))  # ASCII: lone surrogates survive
         values += [row[k] for k in own]
         return columns, values
 
-    def _ensure_table(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
-        wanted = dict.fromkeys(c for row in rows for c in self._columns_of(row)[0])
+    def _ensure_table(self, conn: sqlite3.Connection, wanted: dict[str, None]) -> None:
+        if not wanted.keys() - self._known:
+            return
         if not self._columns:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(map(_quote, wanted))})")
             self._load_columns()
@@ -274,6 +316,14 @@ class SQLiteStore(Store):
         # Deleting the file under other open connections would corrupt them: empty it instead.
         if self._columns:
             self._replace([])
+
+
+def _not_a_database(error: sqlite3.Error) -> bool:
+    """Return whether SQLite refused the file as not being a database at all."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return bool(code & 0xFF == _SQLITE_NOTADB)  # the primary code of an extended one
+    return "not a database" in str(error)
 
 
 def _readable(value: Any) -> Any:

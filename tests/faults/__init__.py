@@ -1,0 +1,1 @@
+"""Crash and fault tests: real processes, real signals, real faults (RELIABILITY.md)."""
