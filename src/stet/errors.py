@@ -47,12 +47,18 @@ class StetError(Exception):
     def __init__(self, message: str, **data: Any) -> None:
         super().__init__(message)
         self.__dict__.update(data)
+        for name in _OSERROR_FIELDS & data.keys():
+            if isinstance(self, OSError):  # these live in OSError's slots, not in __dict__
+                setattr(self, name, data[name])
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), str(self), dict(self.__dict__)))
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+_OSERROR_FIELDS = frozenset({"errno", "strerror", "filename"})
 
 
 def _rebuild(cls: type[StetError], message: str, data: dict[str, Any]) -> StetError:

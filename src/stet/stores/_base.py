@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,7 +43,12 @@ class Store(abc.ABC):
     def __init__(self) -> None:
         self._pid = -1
         self._lock = threading.RLock()
-        self._indexes: dict[FunctionIdentity, FunctionIndex] = {}
+        # Weak: an index lives as long as its decorated function. An index holds the store
+        # (through its decoder), so a strong map here would be a cycle that keeps closed-over
+        # stores, and their file handles, alive until the cyclic collector runs.
+        self._indexes: weakref.WeakValueDictionary[FunctionIdentity, FunctionIndex] = (
+            weakref.WeakValueDictionary()
+        )
 
     # -- process-local state -------------------------------------------------------------
 
@@ -86,7 +92,7 @@ class Store(abc.ABC):
             found = self._indexes.get(ident)
             if found is None:
                 found = self._indexes[ident] = FunctionIndex(ident, self.decode)
-                found.add(self._read_all())
+                self._read_all()  # feeds every index, the new one included
             return found
 
     def refresh(self) -> None:
@@ -124,7 +130,7 @@ class Store(abc.ABC):
             with self._exclusive():
                 self._read_into_indexes(restart=False)  # catch up: others may have written
                 self._append(raw)
-            for other in self._indexes.values():
+            for other in self._live_indexes():
                 if other is index and key:
                     other.done.add(key)
                 else:
@@ -205,7 +211,7 @@ class Store(abc.ABC):
                 if removed:
                     self._replace(keep)
             if removed:
-                for index in self._indexes.values():
+                for index in self._live_indexes():
                     index.clear()
                     index.add(keep)
             return removed
@@ -216,7 +222,7 @@ class Store(abc.ABC):
             self._check_process()
             with self._exclusive():
                 self._remove()
-            for index in self._indexes.values():
+            for index in self._live_indexes():
                 index.clear()
 
     @abc.abstractmethod
@@ -253,16 +259,19 @@ class Store(abc.ABC):
     def _remove(self) -> None:
         """Delete the store's files (called inside ``_exclusive``)."""
 
+    def _live_indexes(self) -> list[FunctionIndex]:
+        return list(self._indexes.values())
+
     def _read_all(self) -> list[Row]:
         rows, _ = self._read(restart=True)
-        for index in self._indexes.values():
+        for index in self._live_indexes():
             index.clear()
             index.add(rows)
         return rows
 
     def _read_into_indexes(self, *, restart: bool) -> None:
         rows, from_top = self._read(restart)
-        for index in self._indexes.values():
+        for index in self._live_indexes():
             if from_top:
                 index.clear()
             index.add(rows)

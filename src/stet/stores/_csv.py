@@ -110,7 +110,7 @@ class CSVStore(LineFileStore):
                 return [(0, cells) for cells in csv.reader(io.StringIO(text), strict=True)]
         except (UnicodeDecodeError, csv.Error):
             pass
-        out = []
+        out: list[tuple[int, list[str]]] = []
         for number, line in self._read_lines(data):
             if line is None or "\x00" in line:
                 self._warn_line(number, "not UTF-8 text" if line is None else "it holds NUL bytes")

@@ -27,6 +27,22 @@ _OPEN = b"[\n"
 _CLOSE = b"]\n"
 
 
+def _cut_first_write(whole: bytes) -> bool:
+    """Return whether a file is what a first write leaves when it is cut or zeroed."""
+    return len(whole) <= _TORN_LIMIT and _OPEN.startswith(whole.rstrip(b"\0"))
+
+
+def _ours(whole: bytes) -> bool:
+    """Return whether a file is in stet's one-object-per-line layout (maybe with a cut record)."""
+    if not whole.startswith(_OPEN):
+        return False
+    rest = whole[len(_OPEN) :]
+    return rest[:1] in (b"{", b"]") or b"\n" not in rest
+
+
+_TORN_LIMIT = 1 << 16  # a power loss zeroes a few blocks at most; a larger file of NULs is not ours
+
+
 class JSONStore(JSONLinesStore):
     """Records in a ``.json`` file holding one JSON array, as stet 0.0.2 kept them.
 
@@ -42,7 +58,9 @@ class JSONStore(JSONLinesStore):
         used = 0
         if at_start:
             whole = self._whole_text()
-            if not whole.startswith(_OPEN) or whole[2:3] not in (b"{", b"]"):
+            if not _ours(whole):
+                if _cut_first_write(whole):
+                    return [], 0  # an empty store whose first write was cut: the next one fences it
                 return self._parse_whole(whole)
             used, data = len(_OPEN), data[len(_OPEN) :]
         rows: list[Row] = []
