@@ -26,9 +26,9 @@ from stet.stores._base import Store
 
 if _typing.TYPE_CHECKING:
     from stet import backends
-    from stet.stores import CSVStore, JSONLinesStore, JSONStore, SQLiteStore
+    from stet.stores import CSVStore, JSONLinesStore, JSONStore, ParquetStore, SQLiteStore
 
-_STORES = ("CSVStore", "JSONLinesStore", "JSONStore", "SQLiteStore")
+_STORES = ("CSVStore", "JSONLinesStore", "JSONStore", "ParquetStore", "SQLiteStore")
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -49,6 +49,7 @@ __all__ = [
     "JSONStore",
     "KeyNameError",
     "Once",
+    "ParquetStore",
     "SQLiteStore",
     "StetError",
     "StetWarning",

@@ -15,15 +15,25 @@ if TYPE_CHECKING:
     from stet.stores._file import LineFileStore
     from stet.stores._json import JSONStore
     from stet.stores._jsonl import JSONLinesStore
+    from stet.stores._parquet import ParquetStore
     from stet.stores._sqlite import SQLiteStore
 
-__all__ = ["CSVStore", "JSONLinesStore", "JSONStore", "LineFileStore", "SQLiteStore", "Store"]
+__all__ = [
+    "CSVStore",
+    "JSONLinesStore",
+    "JSONStore",
+    "LineFileStore",
+    "ParquetStore",
+    "SQLiteStore",
+    "Store",
+]
 
 _MODULES = {
     "CSVStore": "stet.stores._csv",
     "JSONLinesStore": "stet.stores._jsonl",
     "JSONStore": "stet.stores._json",
     "LineFileStore": "stet.stores._file",
+    "ParquetStore": "stet.stores._parquet",
     "SQLiteStore": "stet.stores._sqlite",
 }
 
