@@ -123,12 +123,15 @@ class LineFileStore(Store):
     def _open(self, writable: bool) -> None:
         self._close()
         flags = os.O_RDWR | os.O_CREAT if writable else os.O_RDONLY
+        created = writable and self.durable == "fsync" and not self.path.exists()
         try:
             fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+            if created:  # a new file's name survives a power loss only once its directory is synced
+                _fsync_directory(self.path.parent)
         except IsADirectoryError:
             raise ForeignFileError(
                 f"{self.path} is a directory, not a {type(self).__name__} file; choose a "
-                "file name, or end the path with '/' for a directory store.",
+                "file name.",
                 path=str(self.path),
             ) from None
         except OSError as error:
