@@ -19,10 +19,11 @@ and never travel in a pickle.
 from __future__ import annotations
 
 import abc
+import gc
 import os
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from stet._encoding import token
@@ -158,7 +159,7 @@ class Store(abc.ABC):
         """
         with self._lock:
             self._check_process()
-            return self._read_all()
+            return list(self._read_all())
 
     def records(self, *, func: str | None = None, status: str = "done") -> list[dict[str, Any]]:
         """Return the rows as dicts of typed values.
@@ -240,7 +241,7 @@ class Store(abc.ABC):
     # -- primitives ----------------------------------------------------------------------
 
     @abc.abstractmethod
-    def _read(self, restart: bool) -> tuple[list[Row], bool]:
+    def _read(self, restart: bool) -> tuple[Sequence[Row], bool]:
         """Return the rows added since the last read, and whether they start from the top."""
 
     @abc.abstractmethod
@@ -262,8 +263,17 @@ class Store(abc.ABC):
     def _live_indexes(self) -> list[FunctionIndex]:
         return list(self._indexes.values())
 
-    def _read_all(self) -> list[Row]:
-        rows, _ = self._read(restart=True)
+    def _read_all(self) -> Sequence[Row]:
+        # A store of a million records makes millions of small objects at once: the cyclic
+        # collector would walk them all again and again (half the time of a cold start), and
+        # none of them can be garbage yet.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            rows, _ = self._read(restart=True)
+        finally:
+            if paused:
+                gc.enable()
         for index in self._live_indexes():
             index.clear()
             index.add(rows)
@@ -271,6 +281,8 @@ class Store(abc.ABC):
 
     def _read_into_indexes(self, *, restart: bool) -> None:
         rows, from_top = self._read(restart)
+        if not rows and not from_top:
+            return  # the common case on a miss: nothing new
         for index in self._live_indexes():
             if from_top:
                 index.clear()
