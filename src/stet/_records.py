@@ -70,17 +70,18 @@ def iso(timestamp: float) -> str:
     seconds, micros = int(whole), round(fraction * 1_000_000)
     if micros >= 1_000_000:
         seconds, micros = seconds + 1, micros - 1_000_000
-    global _last_second, _last_prefix
-    if seconds != _last_second:  # records come many to a second: format the date once
+    prefix = _PREFIXES.get(seconds)
+    if prefix is None:  # records come many to a second: format each second once
         import datetime
 
         when = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
-        _last_prefix, _last_second = when.strftime("%Y-%m-%dT%H:%M:%S"), seconds
-    return f"{_last_prefix}.{micros:06d}+00:00"
+        if len(_PREFIXES) > 4:  # a start and a finish may fall in different seconds: keep a few
+            _PREFIXES.clear()
+        prefix = _PREFIXES[seconds] = when.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{prefix}.{micros:06d}+00:00"
 
 
-_last_second = -1
-_last_prefix = ""
+_PREFIXES: dict[int, str] = {}
 
 
 @cache

@@ -24,7 +24,7 @@ import os
 import secrets
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -106,7 +106,7 @@ class LineFileStore(Store):
     def _start_format(self) -> None:
         """Forget what was learnt from the top of the file (a header), before reading anew."""
 
-    def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
+    def _parse(self, data: bytes, at_start: bool) -> tuple[Sequence[Row], int]:
         """Return the rows in ``data`` (whole lines) and how many bytes they took."""
         raise NotImplementedError
 
@@ -147,21 +147,25 @@ class LineFileStore(Store):
         self._fd = None
         self._ino = -1
 
-    def _read(self, restart: bool) -> tuple[list[Row], bool]:
+    def _read(self, restart: bool) -> tuple[Sequence[Row], bool]:
+        size = -1
         if not self._locked:
             try:
-                ino = os.stat(self.path).st_ino
+                info = os.stat(self.path)
             except FileNotFoundError:
                 was_open = self._fd is not None
                 self._close()
                 self._cursor = 0
                 self._start_format()
                 return [], was_open or restart
-            if self._fd is None or ino != self._ino:
+            if self._fd is None or info.st_ino != self._ino:
                 self._open(writable=False)
                 restart = True
+            else:
+                size = info.st_size  # the same inode: no need to ask the descriptor
         assert self._fd is not None
-        size = os.fstat(self._fd).st_size
+        if size < 0:
+            size = os.fstat(self._fd).st_size
         if restart or size < self._cursor or (self._whole_file and size != self._cursor):
             self._cursor = 0
             self._whole_file = False
@@ -283,7 +287,7 @@ class LineFileStore(Store):
             if written != len(data):
                 raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes were written")
             if self.durable == "fsync":
-                os.fsync(fd)
+                _sync(fd)
         except OSError as error:
             self._undo(start)
             raise self._not_recorded(error) from error
@@ -412,6 +416,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# fdatasync writes the data and the metadata needed to read it back (the new size), skipping
+# the timestamps: an appended record is as durable, for less. macOS has no fdatasync.
+_sync = getattr(os, "fdatasync", os.fsync)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -8,6 +8,7 @@ A key missing from an object means the column did not exist when the row was wri
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from stet._encoding import from_json, to_json
@@ -15,6 +16,11 @@ from stet._records import TIMESTAMP, Row
 from stet.stores._file import LineFileStore
 
 __all__ = ["JSONLinesStore", "dump_line"]
+
+
+_DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_DUMPS_ASCII = json.JSONEncoder(allow_nan=False).encode
+_PLAIN = (str, int, bool, type(None))
 
 
 def dump_line(row: Row) -> str:
@@ -26,11 +32,11 @@ def dump_line(row: Row) -> str:
     Returns:
         The line; non-ASCII text is kept as UTF-8 unless it holds lone surrogates.
     """
-    text = json.dumps(row, ensure_ascii=False, allow_nan=False)
+    text: str = _DUMPS(row)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(row, allow_nan=False)
+        text = _DUMPS_ASCII(row)
     return text
 
 
@@ -50,6 +56,15 @@ class JSONLinesStore(LineFileStore):
     def encode(self, value: Any) -> Any:
         """Return the JSON form of a value."""
         return to_json(value)
+
+    def encode_row(self, row: Row) -> Row:
+        """Return a row's JSON form, passing plain values through untouched."""
+        return {
+            name: value
+            if type(value) in _PLAIN or (type(value) is float and math.isfinite(value))
+            else to_json(value)
+            for name, value in row.items()
+        }
 
     def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
         rows: list[Row] = []

@@ -304,7 +304,7 @@ class ParquetStore(Store):
                 # file did not move while we read, the journal we read was the live one.
                 self._fresh = False
                 self._journal_count = len(tail) + (0 if from_top else self._journal_count)
-                return head + tail, from_top
+                return [*head, *tail], from_top
             restart = True
 
     def _main_moved(self) -> bool:
@@ -386,7 +386,7 @@ class ParquetStore(Store):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CorruptLineWarning)  # reported when first read
             tail, _ = self._journal._read(restart=True)
-        self._replace(self._main_rows() + tail)
+        self._replace([*self._main_rows(), *tail])
 
     def _replace(self, rows: list[Row]) -> None:
         pa, pq = _pyarrow()
