@@ -16,6 +16,7 @@ import json
 import math
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -238,12 +239,12 @@ class SQLiteStore(Store):
         assert conn is not None
         try:
             if not self._configured:  # once per connection: each PRAGMA is a round trip
-                conn.execute("PRAGMA journal_mode=WAL")
+                self._patiently(conn, "PRAGMA journal_mode=WAL")
                 conn.execute(
                     f"PRAGMA synchronous={'FULL' if self.durable == 'fsync' else 'NORMAL'}"
                 )
                 self._configured = True
-            conn.execute("BEGIN IMMEDIATE")
+            self._patiently(conn, "BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             raise self._error(error, "waiting to write") from error
         self._recording = False
@@ -256,6 +257,24 @@ class SQLiteStore(Store):
             if isinstance(error, sqlite3.Error):
                 raise self._error(error, "writing", recording=self._recording) from error
             raise
+
+    def _patiently(self, conn: sqlite3.Connection, sql: str) -> None:
+        """Run a statement, retrying while the database is locked, up to ``lock_timeout``.
+
+        SQLite's busy timeout does not cover every wait: switching a database to WAL while
+        other processes open it returns "database is locked" at once, without waiting.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        pause = 0.001
+        while True:
+            try:
+                conn.execute(sql)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _append(self, row: Row) -> None:
         self._recording = True  # a failure from here to COMMIT loses this run's record
