@@ -64,7 +64,7 @@ def test(args: list[str]) -> None:
 
 def bench(args: list[str]) -> None:
     """Run the benchmark suite."""
-    ensure_venv("dev")
+    ensure_venv("dev,bench")
     run(PYTHON, "benchmarks/run.py", *args)
 
 
