@@ -105,11 +105,11 @@ class Once(Generic[P, R]):
         values = self._plan.values(args, kwargs)
         key = joined(self._ident.tokens(values))
         index = self._index or self._open_index()
-        if key in index.done or (index.legacy and self._legacy_done(index, values)):
+        if key in index.done or self._legacy_done(index, values):
             self._skip(values)
             return None
-        self.store.refresh()
-        if key in index.done or (index.legacy and self._legacy_done(index, values)):
+        self.store.refresh()  # a miss: read what other processes recorded since the last look
+        if key in index.done or self._legacy_done(index, values):
             self._skip(values)
             return None
         started = time.time()
@@ -122,7 +122,8 @@ class Once(Generic[P, R]):
         return self._index
 
     def _legacy_done(self, index: FunctionIndex, values: list[Any]) -> bool:
-        return joined([str(v) for v in values]) in index.legacy
+        """Return whether a row of stet 0.0.2 records this call (by the str() of its values)."""
+        return bool(index.legacy) and joined([str(v) for v in values]) in index.legacy
 
     def _record(
         self,
@@ -181,7 +182,7 @@ class Once(Generic[P, R]):
         key = joined(self._ident.tokens(values))
         index = self._index or self._open_index()
         self.store.refresh()
-        return key in index.done or bool(index.legacy and self._legacy_done(index, values))
+        return key in index.done or self._legacy_done(index, values)
 
     def pending(self, items: Iterable[Mapping[str, Any] | tuple[Any, ...]]) -> list[Any]:
         """Return the items whose calls are not recorded yet, in their order.
@@ -199,7 +200,7 @@ class Once(Generic[P, R]):
             args, kwargs = ((), dict(item)) if isinstance(item, Mapping) else (tuple(item), {})
             values = self._plan.values(args, kwargs)
             key = joined(self._ident.tokens(values))
-            if key not in index.done and not (index.legacy and self._legacy_done(index, values)):
+            if key not in index.done and not self._legacy_done(index, values):
                 left.append(item)
         return left
 
