@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import weakref
-from typing import Any, NamedTuple
+from typing import Any
 
 from stet.errors import UnknownStoreError
 from stet.stores._base import Store
@@ -19,7 +19,7 @@ __all__ = ["DEFAULT_STORE", "KINDS", "StoreKind", "open_store"]
 DEFAULT_STORE = "_stet_store.csv"
 
 
-class StoreKind(NamedTuple):
+class StoreKind:
     """One kind of store and how it is chosen.
 
     Attributes:
@@ -30,11 +30,13 @@ class StoreKind(NamedTuple):
         summary: One line for the docs.
     """
 
-    name: str
-    suffixes: tuple[str, ...]
-    target: str
-    extra: str | None
-    summary: str
+    __slots__ = ("extra", "name", "suffixes", "summary", "target")
+
+    def __init__(
+        self, name: str, suffixes: tuple[str, ...], target: str, extra: str | None, summary: str
+    ) -> None:
+        self.name, self.suffixes, self.target = name, suffixes, target
+        self.extra, self.summary = extra, summary
 
     def load(self) -> type[Store]:
         """Import and return the store class.
