@@ -2,8 +2,8 @@
 
     python3 dev.py demo
 
-It runs examples/sweep.py in a child process, kills it after a second (as a crash or a
-Slurm time limit would), shows the store a person would open, then runs the sweep again.
+It runs examples/sweep.py in a child process, kills it part-way (as a crash or a Slurm time
+limit would), shows the store a person would open, then runs the sweep again.
 """
 
 import os
@@ -25,9 +25,11 @@ def banner(text):
 
 def main():
     store = Path(tempfile.mkdtemp(prefix="stet-demo-")) / "runs.csv"
-    banner(f"1. Start the sweep (12 runs); kill -9 it after 1.2 s. Store: {store}")
+    banner(f"1. Start the sweep (12 runs); kill -9 it after 4 runs. Store: {store}")
     child = subprocess.Popen([sys.executable, str(SWEEP), str(store)])
-    time.sleep(1.2)
+    deadline = time.monotonic() + 60
+    while len(stet.records(store)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)  # as a crash or a Slurm time limit would, in the middle of run 5
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     print(f"(killed, exit status {child.returncode})")
