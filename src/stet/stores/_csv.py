@@ -100,7 +100,7 @@ class CSVStore(LineFileStore):
         if any(len(cells) != width for cells in rows):
             for cells in rows:
                 if len(cells) != width:
-                    self._warn_line(0, f"{len(cells)} cells where the header has {width}")
+                    self._warn_line(f"{len(cells)} cells where the header has {width}")
             rows = [cells for cells in rows if len(cells) == width]
         return CellRows(header, rows, absent=""), used + len(data)
 
@@ -113,14 +113,14 @@ class CSVStore(LineFileStore):
         except (UnicodeDecodeError, csv.Error):
             pass
         out: list[list[str]] = []
-        for number, line in self._read_lines(data):
+        for line in self._read_lines(data):
             if line is None or "\x00" in line:
-                self._warn_line(number, "not UTF-8 text" if line is None else "it holds NUL bytes")
+                self._warn_line("not UTF-8 text" if line is None else "it holds NUL bytes")
                 continue
             try:
                 out.extend(csv.reader([line], strict=True))
             except csv.Error as error:
-                self._warn_line(number, str(error))
+                self._warn_line(str(error))
         return out
 
     def _parse_header(self, line: bytes) -> list[str]:

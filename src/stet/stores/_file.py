@@ -211,10 +211,10 @@ class LineFileStore(Store):
             stacklevel=5,
         )
 
-    def _warn_line(self, number: int, reason: str) -> None:
+    def _warn_line(self, reason: str) -> None:
         warnings.warn(
             f"{self.path}: a line after byte {self._cursor} is not a record ({reason}); it was "
-            f"skipped (line {number} of what was read).",
+            "skipped.",
             CorruptLineWarning,
             stacklevel=6,
         )
@@ -392,13 +392,13 @@ class LineFileStore(Store):
         self._cursor = 0
         self._start_format()
 
-    def _read_lines(self, data: bytes) -> Iterator[tuple[int, str | None]]:
-        """Yield (line number, text) for each line; text is None if it is not UTF-8."""
-        for number, raw in enumerate(data.split(b"\n")[:-1], 1):
+    def _read_lines(self, data: bytes) -> Iterator[str | None]:
+        """Yield the text of each line, or None for a line that is not UTF-8."""
+        for raw in data.split(b"\n")[:-1]:
             try:
-                yield number, raw.decode("utf-8")
+                yield raw.decode("utf-8")
             except UnicodeDecodeError:
-                yield number, None
+                yield None
 
     def _foreign(self, reason: str) -> ForeignFileError:
         return ForeignFileError(

@@ -64,7 +64,7 @@ class JSONStore(JSONLinesStore):
                 return self._parse_whole(whole)
             used, data = len(_OPEN), data[len(_OPEN) :]
         rows: list[Row] = []
-        for number, line in enumerate(data.split(b"\n")[:-1], 1):
+        for line in data.split(b"\n")[:-1]:
             if line == b"]":
                 break  # the closing line stays unread: the next record replaces it
             used += len(line) + 1
@@ -72,7 +72,7 @@ class JSONStore(JSONLinesStore):
                 text: str | None = line.removeprefix(b",").decode("utf-8")
             except UnicodeDecodeError:
                 text = None
-            row = self._parse_object(number, text, first=False)
+            row = self._parse_object(text, first=False)
             if row is not None:
                 rows.append(row)
         return rows, used

@@ -68,13 +68,13 @@ class JSONLinesStore(LineFileStore):
 
     def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
         rows: list[Row] = []
-        for number, text in self._read_lines(data):
-            row = self._parse_object(number, text, first=at_start and not rows)
+        for text in self._read_lines(data):
+            row = self._parse_object(text, first=at_start and not rows)
             if row is not None:
                 rows.append(row)
         return rows, len(data)
 
-    def _parse_object(self, number: int, text: str | None, *, first: bool) -> Row | None:
+    def _parse_object(self, text: str | None, *, first: bool) -> Row | None:
         row: Any = None
         if text is not None:
             try:
@@ -85,7 +85,7 @@ class JSONLinesStore(LineFileStore):
             return row
         if first:
             raise self._foreign(f"its first line is not a JSON object with {TIMESTAMP}")
-        self._warn_line(number, "not a JSON object with a timestamp")
+        self._warn_line("not a JSON object with a timestamp")
         return None
 
     def _encode_append(self, row: Row, empty: bool) -> bytes | None:
