@@ -23,7 +23,7 @@ from typing import Any
 
 from stet.errors import UnencodableValueError
 
-__all__ = ["Encoders", "from_cell", "from_json", "to_cell", "to_json", "token"]
+__all__ = ["Encoders", "from_cell", "from_json", "normalize", "to_cell", "to_json", "token"]
 
 Encoders = Mapping[type, Callable[[Any], Any]]
 """User-supplied conversions from a type to a value stet can encode."""
