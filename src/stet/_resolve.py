@@ -1,7 +1,7 @@
 """From ``store=`` to a store: the one registry of store kinds.
 
-Dispatch, the "unknown store" message and the docs' table of stores are all derived from
-:data:`KINDS`, so they cannot drift apart.
+Dispatch and the "unknown store" message are derived from :data:`KINDS`, and a test checks
+the docs' table of stores against it, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -26,17 +26,12 @@ class StoreKind:
         name: Short name, as the docs use it.
         suffixes: File name endings that choose it.
         target: ``module:Class`` of the implementation, imported only when used.
-        extra: The pip extra it needs, or None.
-        summary: One line for the docs.
     """
 
-    __slots__ = ("extra", "name", "suffixes", "summary", "target")
+    __slots__ = ("name", "suffixes", "target")
 
-    def __init__(
-        self, name: str, suffixes: tuple[str, ...], target: str, extra: str | None, summary: str
-    ) -> None:
+    def __init__(self, name: str, suffixes: tuple[str, ...], target: str) -> None:
         self.name, self.suffixes, self.target = name, suffixes, target
-        self.extra, self.summary = extra, summary
 
     def load(self) -> type[Store]:
         """Import and return the store class.
@@ -50,25 +45,11 @@ class StoreKind:
 
 
 KINDS: tuple[StoreKind, ...] = (
-    StoreKind(
-        "csv", (".csv",), "stet.stores._csv:CSVStore", None, "CSV, one line per run (default)"
-    ),
-    StoreKind("jsonl", (".jsonl",), "stet.stores._jsonl:JSONLinesStore", None, "JSON Lines"),
-    StoreKind("json", (".json",), "stet.stores._json:JSONStore", None, "a JSON array (stet 0.0.2)"),
-    StoreKind(
-        "sqlite",
-        (".sqlite", ".db", ".sqlite3"),
-        "stet.stores._sqlite:SQLiteStore",
-        None,
-        "SQLite, table stet_records",
-    ),
-    StoreKind(
-        "parquet",
-        (".parquet",),
-        "stet.stores._parquet:ParquetStore",
-        "parquet",
-        "Parquet (needs pyarrow)",
-    ),
+    StoreKind("csv", (".csv",), "stet.stores._csv:CSVStore"),
+    StoreKind("jsonl", (".jsonl",), "stet.stores._jsonl:JSONLinesStore"),
+    StoreKind("json", (".json",), "stet.stores._json:JSONStore"),
+    StoreKind("sqlite", (".sqlite", ".db", ".sqlite3"), "stet.stores._sqlite:SQLiteStore"),
+    StoreKind("parquet", (".parquet",), "stet.stores._parquet:ParquetStore"),
 )
 
 

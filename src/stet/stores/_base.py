@@ -24,14 +24,16 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from stet._encoding import token
 from stet._keys import FunctionIdentity
 from stet._records import FUNC, PROVENANCE, STATUS, Row, Status, is_legacy
+from stet.errors import ForeignFileError, StoreError
 from stet.stores._index import FunctionIndex
 
-__all__ = ["Store", "matches"]
+__all__ = ["Durability", "PathStore", "Store", "fsync_directory", "matches"]
 
 
 class Store(abc.ABC):
@@ -287,6 +289,96 @@ class Store(abc.ABC):
             if from_top:
                 index.clear()
             index.add(rows)
+
+
+Durability = Literal["process", "fsync"]
+
+
+class PathStore(Store):
+    """A store kept in files at a path: what the file and SQLite stores share.
+
+    Args:
+        path: The store's file; a relative path is resolved now, against the working directory.
+        durable: ``"process"`` (default): a record survives the crash of any process once the
+            call returned. ``"fsync"``: it also survives power loss, at the cost of a sync
+            (about 0.1 ms to 10 ms) per record.
+        lock_timeout: Seconds to wait for another writer before raising
+            :class:`~stet.errors.LockTimeoutError`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durable: Durability = "process",
+        lock_timeout: float = 60.0,
+    ) -> None:
+        super().__init__()
+        if durable not in ("process", "fsync"):
+            raise ValueError(f"durable must be 'process' or 'fsync', not {durable!r}")
+        self.path = Path(os.path.abspath(os.fspath(path)))
+        self.durable = durable
+        self.lock_timeout = lock_timeout
+        self._reset_handles()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def _config_attributes(self) -> frozenset[str]:
+        return frozenset({"path", "durable", "lock_timeout"})
+
+    def exists(self) -> bool:
+        """Return whether the store's file exists (a missing file is an empty store)."""
+        return self.path.exists()
+
+    def _sync_after_rename(self) -> bool:
+        """Sync the directory after a file was renamed into place; say whether that worked.
+
+        The rename is visible to every process, which is all ``"process"`` durability promises,
+        so there a failed sync only returns False. Under ``"fsync"`` it raises.
+
+        Raises:
+            StoreError: If the sync failed and the store promises ``"fsync"`` durability.
+        """
+        try:
+            fsync_directory(self.path.parent)
+        except OSError as error:
+            if self.durable == "fsync":
+                raise StoreError(
+                    f"{self.path} was rewritten, but syncing its directory failed: "
+                    f"{error.strerror or error}. Its records, the newest included, are kept but "
+                    "may not survive a power loss.",
+                    path=str(self.path),
+                    errno=error.errno,
+                ) from error
+            return False
+        return True
+
+    def _foreign(self, reason: str) -> ForeignFileError:
+        return ForeignFileError(
+            f"{self.path} was not written by stet ({reason}); stet will not change it. Choose "
+            "another store path.",
+            path=str(self.path),
+        )
+
+
+def fsync_directory(directory: Path) -> None:
+    """Sync a directory, so that names created or renamed in it survive a power loss.
+
+    Args:
+        directory: The directory.
+
+    Raises:
+        OSError: If the sync fails.
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms that cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def matches(store: Store, row: Row, where: Mapping[str, Any], func: str | None) -> bool:

@@ -26,61 +26,34 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Literal
 
 from stet._records import Row
 from stet.errors import CorruptLineWarning, ForeignFileError, LockTimeoutError, StoreError
-from stet.stores._base import Store
+from stet.stores._base import PathStore, fsync_directory
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: one process per store (documented)
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Durability", "LineFileStore"]
+__all__ = ["LineFileStore"]
 
 _CAN_LOCK: bool = fcntl is not None
 
-Durability = Literal["process", "fsync"]
 _TMP_SUFFIX = ".stet-tmp"
 
 
-class LineFileStore(Store):
+class LineFileStore(PathStore):
     """A store kept in one file of whole lines, appended to with one write per record.
 
     Args:
         path: The store file; a relative path is resolved now, against the working directory.
-        durable: ``"process"`` (default): a record survives the crash of any process once the
-            call returned. ``"fsync"``: it also survives power loss, at the cost of an fsync
-            (about 0.1 ms to 10 ms) per record.
-        lock_timeout: Seconds to wait for another writer before raising
-            :class:`~stet.errors.LockTimeoutError`.
+        durable: ``"process"`` (default) or ``"fsync"``, see :class:`PathStore`.
+        lock_timeout: Seconds to wait for another writer.
     """
 
     trailer: bytes = b""
     """Bytes that follow the last record of a well-formed file (the ``]`` of a JSON array)."""
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        durable: Durability = "process",
-        lock_timeout: float = 60.0,
-    ) -> None:
-        super().__init__()
-        if durable not in ("process", "fsync"):
-            raise ValueError(f"durable must be 'process' or 'fsync', not {durable!r}")
-        self.path = Path(os.path.abspath(os.fspath(path)))
-        self.durable = durable
-        self.lock_timeout = lock_timeout
-        self._reset_handles()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path)!r})"
-
-    def _config_attributes(self) -> frozenset[str]:
-        return frozenset({"path", "durable", "lock_timeout"})
 
     def __del__(self) -> None:
         fd = getattr(self, "_fd", None)
@@ -96,10 +69,6 @@ class LineFileStore(Store):
         self._cursor = 0
         self._whole_file = False
         self._start_format()
-
-    def exists(self) -> bool:
-        """Return whether the store file exists."""
-        return self.path.exists()
 
     # -- what each format says --------------------------------------------------------
 
@@ -127,7 +96,7 @@ class LineFileStore(Store):
         try:
             fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
             if created:  # a new file's name survives a power loss only once its directory is synced
-                _fsync_directory(self.path.parent)
+                fsync_directory(self.path.parent)
         except IsADirectoryError:
             raise ForeignFileError(
                 f"{self.path} is a directory, not a {type(self).__name__} file; choose a "
@@ -363,19 +332,7 @@ class LineFileStore(Store):
         self._fd, self._writable, self._ino = fd, True, os.fstat(fd).st_ino
         self._cursor = 0
         self._read(restart=True)
-        try:
-            _fsync_directory(directory)
-        except OSError as error:
-            # The rename is visible to every process, which is all "process" durability
-            # promises; only "fsync" durability also needs it to survive a power loss.
-            if self.durable == "fsync":
-                raise StoreError(
-                    f"{self.path} was rewritten, but syncing its directory failed: "
-                    f"{error.strerror or error}. Its records, the newest included, are kept but "
-                    "may not survive a power loss.",
-                    path=str(self.path),
-                    errno=error.errno,
-                ) from error
+        self._sync_after_rename()
 
     def _clean_stale_temporaries(self) -> None:
         for tmp in self.path.parent.glob(f".{self.path.name}.*{_TMP_SUFFIX}"):
@@ -400,13 +357,6 @@ class LineFileStore(Store):
             except UnicodeDecodeError:
                 yield None
 
-    def _foreign(self, reason: str) -> ForeignFileError:
-        return ForeignFileError(
-            f"{self.path} was not written by stet ({reason}); stet will not change it. Choose "
-            "another store path.",
-            path=str(self.path),
-        )
-
 
 def _alive(pid: int) -> bool:
     try:
@@ -421,14 +371,3 @@ def _alive(pid: int) -> bool:
 # fdatasync writes the data and the metadata needed to read it back (the new size), skipping
 # the timestamps: an appended record is as durable, for less. macOS has no fdatasync.
 _sync = getattr(os, "fdatasync", os.fsync)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms that cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -53,8 +53,8 @@ from stet.errors import (
     StetWarning,
     StoreError,
 )
-from stet.stores._base import Store
-from stet.stores._file import Durability, _alive, _fsync_directory
+from stet.stores._base import Durability, PathStore, fsync_directory
+from stet.stores._file import _alive
 from stet.stores._jsonl import JSONLinesStore
 
 __all__ = ["ParquetStore"]
@@ -71,7 +71,7 @@ _EXACT_INT = 2**53  # the largest ints a float64 column shows exactly
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-class ParquetStore(Store):
+class ParquetStore(PathStore):
     """Records in a Parquet file that pandas, DuckDB and Polars read, with a journal beside it.
 
     Args:
@@ -95,26 +95,17 @@ class ParquetStore(Store):
         lock_timeout: float = 60.0,
         fold_every: int | None = None,
     ) -> None:
-        super().__init__()
-        if durable not in ("process", "fsync"):
-            raise ValueError(f"durable must be 'process' or 'fsync', not {durable!r}")
         if fold_every is not None and (type(fold_every) is not int or fold_every < 1):
             raise ValueError(f"fold_every must be a positive int or None, not {fold_every!r}")
         if find_spec("pyarrow") is None:
             raise _missing_pyarrow()
-        self.path = Path(os.path.abspath(os.fspath(path)))
-        self.durable = durable
-        self.lock_timeout = lock_timeout
+        super().__init__(path, durable=durable, lock_timeout=lock_timeout)
         self.fold_every = fold_every
-        self._reset_handles()
         _LIVE.add(self)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         _LIVE.add(self)
-
-    def __repr__(self) -> str:
-        return f"ParquetStore({str(self.path)!r})"
 
     def __del__(self) -> None:
         # Raw descriptors are not closed by the garbage collector: a process that opens stores
@@ -281,13 +272,6 @@ class ParquetStore(Store):
             rows.append(row)
         return rows
 
-    def _foreign(self, reason: str) -> ForeignFileError:
-        return ForeignFileError(
-            f"{self.path} was not written by stet ({reason}); stet will not change it. Choose "
-            "another store path.",
-            path=str(self.path),
-        )
-
     # -- reading -------------------------------------------------------------------------
 
     def _read(self, restart: bool) -> tuple[list[Row], bool]:
@@ -358,7 +342,7 @@ class ParquetStore(Store):
                 path=str(self.path),
             ) from error
         if self.durable == "fsync":
-            _fsync_directory(self.path.parent)
+            fsync_directory(self.path.parent)
 
     def _append(self, row: Row) -> None:
         journal = self._journal
@@ -366,7 +350,7 @@ class ParquetStore(Store):
         journal._append(row)
         self._journal_count += 1
         if new_file and self.durable == "fsync":
-            _fsync_directory(self._sidecar)  # the journal's own name must survive power loss
+            fsync_directory(self._sidecar)  # the journal's own name must survive power loss
         if self._main_count and self._journal_count < self._fold_threshold():
             return
         try:
@@ -426,16 +410,11 @@ class ParquetStore(Store):
         self._fresh = False
         self._switch_journal(self._generation + 1)
         try:
-            _fsync_directory(self.path.parent)
-        except OSError as error:  # keep the old journal: stale, but a copy if the rename is lost
-            if self.durable == "fsync":
-                self._fresh = True  # the caller may not update its indexes: read anew next time
-                raise StoreError(
-                    f"{self.path} was rewritten, but syncing its directory failed: {error}; its "
-                    "records may not survive a power loss.",
-                    path=str(self.path),
-                    errno=error.errno,
-                ) from error
+            synced = self._sync_after_rename()
+        except StoreError:
+            self._fresh = True  # the caller may not update its indexes: read anew next time
+            raise
+        if not synced:  # keep the old journal: stale, but a copy if the rename is lost
             return
         old._remove()  # its rows are in the main file now
         with contextlib.suppress(OSError):

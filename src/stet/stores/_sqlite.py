@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from stet._encoding import from_json, to_json
 from stet._keys import PREFIX
 from stet._records import FUNC, TIMESTAMP, Row
 from stet.errors import ForeignFileError, LockTimeoutError, StoreError
-from stet.stores._base import Store
-from stet.stores._file import Durability
+from stet.stores._base import PathStore
 
 __all__ = ["SQLiteStore"]
 
@@ -43,7 +40,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class SQLiteStore(Store):
+class SQLiteStore(PathStore):
     """Records in a SQLite database file, table ``stet_records``.
 
     Args:
@@ -52,27 +49,6 @@ class SQLiteStore(Store):
             crash) or ``"fsync"`` (``synchronous=FULL``: it survives power loss too).
         lock_timeout: Seconds to wait while another process writes, before raising.
     """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        durable: Durability = "process",
-        lock_timeout: float = 60.0,
-    ) -> None:
-        super().__init__()
-        if durable not in ("process", "fsync"):
-            raise ValueError(f"durable must be 'process' or 'fsync', not {durable!r}")
-        self.path = Path(os.path.abspath(os.fspath(path)))
-        self.durable = durable
-        self.lock_timeout = lock_timeout
-        self._reset_handles()
-
-    def __repr__(self) -> str:
-        return f"SQLiteStore({str(self.path)!r})"
-
-    def _config_attributes(self) -> frozenset[str]:
-        return frozenset({"path", "durable", "lock_timeout"})
 
     def _reset_handles(self) -> None:
         self._conn: sqlite3.Connection | None = None
@@ -84,10 +60,6 @@ class SQLiteStore(Store):
         self._data_version = -1
         self._generation = -1
         self._last_rowid = 0
-
-    def exists(self) -> bool:
-        """Return whether the database file exists."""
-        return self.path.exists()
 
     def decode(self, raw: Any) -> Any:
         """Return the typed value of a field (JSON form)."""
@@ -142,13 +114,6 @@ class SQLiteStore(Store):
         self._conn = conn
         self._load_columns()
         return conn
-
-    def _foreign(self, reason: str) -> ForeignFileError:
-        return ForeignFileError(
-            f"{self.path} was not written by stet ({reason}); stet will not change it. Choose "
-            "another store path.",
-            path=str(self.path),
-        )
 
     def _load_columns(self) -> None:
         assert self._conn is not None
