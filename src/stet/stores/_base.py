@@ -24,14 +24,16 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from stet._encoding import token
 from stet._keys import FunctionIdentity
 from stet._records import FUNC, PROVENANCE, STATUS, Row, Status, is_legacy
 from stet.errors import ForeignFileError, StoreError
 from stet.stores._index import FunctionIndex
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["Durability", "PathStore", "Store", "fsync_directory", "matches"]
 
@@ -313,6 +315,8 @@ class PathStore(Store):
         durable: Durability = "process",
         lock_timeout: float = 60.0,
     ) -> None:
+        from pathlib import Path  # here, not at import: pathlib costs 2-3 ms of `import stet`
+
         super().__init__()
         if durable not in ("process", "fsync"):
             raise ValueError(f"durable must be 'process' or 'fsync', not {durable!r}")
