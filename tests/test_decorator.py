@@ -79,8 +79,8 @@ def test_many_skips_are_summarised(tmp_path: Path) -> None:
     )
     lines = result.stdout.splitlines()
     assert sum(line.startswith("[stet] Skipping f(") for line in lines) == 10
-    assert "[stet] Skipping further completed calls of f" in result.stdout
-    assert lines[-1] == "[stet] f: skipped 100 completed calls in all"
+    assert "[stet] Skipping further calls of f" in result.stdout
+    assert lines[-1] == "[stet] f: skipped 100 calls in all"
 
 
 def test_verbose_false_silences_skips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -271,13 +271,18 @@ def test_an_unknown_store_ending_is_a_clear_error(tmp_path: Path) -> None:
         def f(x: int) -> None: ...
 
 
-def test_async_functions_are_refused_clearly(tmp_path: Path) -> None:
-    """An async function raises at decoration rather than being recorded before it ran."""
+def test_generator_functions_are_refused_clearly(tmp_path: Path) -> None:
+    """A generator function raises at decoration rather than being recorded before it ran."""
 
-    async def f(x: int) -> None: ...
+    def f(x: int) -> object:
+        yield x
 
-    with pytest.raises(TypeError, match="async"):
-        stet.once(store=tmp_path / "s.csv")(f)
+    async def g(x: int) -> object:
+        yield x
+
+    for func in (f, g):
+        with pytest.raises(TypeError, match="generator"):
+            stet.once(store=tmp_path / "s.csv")(func)
 
 
 def test_done_and_pending(tmp_path: Path) -> None:

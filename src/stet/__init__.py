@@ -10,13 +10,14 @@ again::
 
 import typing as _typing
 
-from stet._api import records, reset, status
-from stet._decorator import Once, once
+from stet._api import load, records, reset, status
+from stet._decorator import AsyncOnce, Once, once
 from stet._resolve import open_store
 from stet._version import __version__
 from stet.errors import (
     ForeignFileError,
     KeyNameError,
+    ResultNameError,
     StetError,
     StetWarning,
     StoreError,
@@ -43,6 +44,7 @@ def __getattr__(name: str) -> _typing.Any:
 
 
 __all__ = [
+    "AsyncOnce",
     "CSVStore",
     "ForeignFileError",
     "JSONLinesStore",
@@ -50,6 +52,7 @@ __all__ = [
     "KeyNameError",
     "Once",
     "ParquetStore",
+    "ResultNameError",
     "SQLiteStore",
     "StetError",
     "StetWarning",
@@ -58,6 +61,7 @@ __all__ = [
     "UnencodableValueError",
     "__version__",
     "backends",
+    "load",
     "once",
     "open_store",
     "records",

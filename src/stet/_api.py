@@ -1,18 +1,24 @@
-"""Functions that look at or change a whole store: ``status``, ``reset``, ``records``."""
+"""What looks at or changes a whole store: ``status``, ``reset``, ``records``, ``load``."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stet._keys import PREFIX
-from stet._records import TIMESTAMP
+from stet._records import EXPIRES, RESULT, STARTED, TIMESTAMP
 from stet._resolve import DEFAULT_STORE, open_store
+from stet._results import SCALAR
+from stet.errors import MissingExtraError
 from stet.stores._base import Store, matches
 
-__all__ = ["records", "reset", "status"]
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["load", "records", "reset", "status"]
 
 StoreArg = str | os.PathLike[str] | Store
 
@@ -20,7 +26,7 @@ _STATUSES = ("done", "failed", "running", "all")
 
 
 def status(store_path: StoreArg = DEFAULT_STORE) -> None:
-    """Print a summary of a store: its path, how many runs completed, the last, the key columns.
+    """Print a summary of a store: its path, how many runs completed, failed and run now.
 
     Args:
         store_path: The store (a path or a store object). Default ``_stet_store.csv``.
@@ -32,19 +38,31 @@ def status(store_path: StoreArg = DEFAULT_STORE) -> None:
         >>> stet.status("runs.csv")  # doctest: +SKIP
         [stet] Store: /home/me/runs.csv
         [stet] 42 completed experiments recorded
+        [stet] 3 failed (stet.records("runs.csv", status="failed") lists them)
+        [stet] 2 running
         [stet] Last run: 2026-11-27T14:22:01.123456+00:00
         [stet] Key columns: alpha, seed
     """
     store = open_store(store_path)
     if not store.exists():
         raise FileNotFoundError(f"Store not found: {_where(store)}")
-    done = store.records(status="done")
+    rows = store.records(status="all")
+    done = [r for r in rows if r.get("_stet_status", "done") == "done"]
+    failed = sum(r.get("_stet_status") == "failed" for r in rows)
+    running = sum(r.get("_stet_status") == "running" for r in rows)
     print(f"[stet] Store: {_where(store)}")
     print(f"[stet] {len(done)} completed experiments recorded")
+    if failed:
+        print(
+            f'[stet] {failed} failed (stet.records({str(_where(store))!r}, status="failed") '
+            "lists them)"
+        )
+    if running:
+        print(f"[stet] {running} running")
     stamps = [str(r[TIMESTAMP]) for r in done if r.get(TIMESTAMP)]
     if stamps:
         print(f"[stet] Last run: {max(stamps)}")
-    columns = dict.fromkeys(c for r in done for c in r if not c.startswith(PREFIX))
+    columns = dict.fromkeys(c for r in done for c in r if c not in _result_names(r))
     if columns:
         print(f"[stet] Key columns: {', '.join(columns)}")
 
@@ -89,7 +107,7 @@ def reset(store_path: StoreArg = DEFAULT_STORE, key_dict: Mapping[str, Any] | No
             f"{_where(store)} has no column {', '.join(map(repr, unknown))}; its columns are "
             f"{', '.join(sorted(known)) or '(none: the store is empty)'}. Nothing was removed."
         )
-    removed = store.delete(lambda row: matches(store, row, key_dict, None))
+    removed = store.delete(lambda where, row: matches(where, row, key_dict, None))
     print(
         f"[stet] Removed entry: {dict(key_dict)}"
         if removed
@@ -118,6 +136,53 @@ def records(
         raise ValueError(f"status must be one of {', '.join(_STATUSES)}, not {status!r}")
     opened = open_store(store)
     return opened.records(func=func, status=status) if opened.exists() else []
+
+
+def load(
+    store: StoreArg = DEFAULT_STORE, *, func: str | None = None, status: str = "done"
+) -> pandas.DataFrame:
+    """Return the rows of a store as a pandas DataFrame with typed columns.
+
+    Integers come as int64, floats as float64, booleans as bool, strings as strings (where a
+    column holds one type in every row), and the ``_stet_`` timestamps as timezone-aware
+    datetimes, ready for ``df.groupby("alpha")["mse"].mean()``. pandas is imported here only.
+
+    Args:
+        store: The store (a path or a store object).
+        func: Only the runs of the function of this name.
+        status: ``"done"`` (default), ``"failed"``, ``"running"`` or ``"all"``.
+
+    Returns:
+        One row per record, columns in the store's order.
+
+    Raises:
+        MissingExtraError: If pandas is not installed.
+        ValueError: If ``status`` is not one of the four.
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise MissingExtraError(
+            "stet.load needs pandas: pip install 'stet[pandas]' (stet.records gives the same "
+            "rows as dicts, without it)",
+            extra="pandas",
+        ) from None
+    frame = pd.DataFrame.from_records(records(store, func=func, status=status))
+    for column in (TIMESTAMP, STARTED, EXPIRES):
+        if column in frame.columns:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
+def _result_names(row: dict[str, Any]) -> set[str]:
+    """Return the columns of a typed row that are not key columns: provenance and result."""
+    names = {c for c in row if c.startswith(PREFIX)}
+    marker = row.get(RESULT)
+    if marker == SCALAR:
+        names.add(SCALAR)
+    elif isinstance(marker, str):
+        names.update(json.loads(marker))
+    return names
 
 
 def _where(store: Store) -> str:

@@ -1,9 +1,13 @@
 """Records: the row a store keeps for one run, and the names of its provenance columns.
 
-A row is a plain ``dict`` from column name to value: the key parameters, then the ``_stet_``
-provenance columns. A column missing from a row is *absent* (the row was written before that
-column existed), which is not the same as a value of ``None``. Rows written by stet 0.0.2 have no
-``_stet_func``; they are *legacy* rows, whose values are the ``str()`` of what was passed.
+A row is a plain ``dict`` from column name to value: the key parameters, the result columns
+(``save_result=True``), then the ``_stet_`` provenance columns. Completed runs are rows of the
+store itself; failed and running (claimed) runs are rows of its *side record*, with the same
+key and provenance columns plus those saying what failed or who holds the claim.
+
+A column missing from a row is *absent* (the row was written before that column existed), which
+is not the same as a value of ``None``. Rows written by stet 0.0.2 have no ``_stet_func``; they
+are *legacy* rows, whose values are the ``str()`` of what was passed.
 """
 
 from __future__ import annotations
@@ -19,19 +23,27 @@ from stet._keys import FunctionIdentity
 
 __all__ = [
     "DURATION",
+    "ERROR",
+    "EXPIRES",
     "FUNC",
     "HOST",
+    "OWNER",
     "PID",
     "PROVENANCE",
+    "RESULT",
     "STARTED",
     "STATUS",
     "TIMESTAMP",
+    "TRACEBACK",
     "VERSION",
     "Row",
     "Status",
     "done_row",
+    "failed_row",
+    "host",
     "is_legacy",
     "iso",
+    "running_row",
 ]
 
 Row = dict[str, Any]
@@ -44,6 +56,15 @@ FUNC = "_stet_func"
 VERSION = "_stet_version"
 HOST = "_stet_host"
 PID = "_stet_pid"
+RESULT = "_stet_result"
+"""Which columns hold the saved result: ``result`` (one value) or a JSON list of names (a dict)."""
+ERROR = "_stet_error"
+"""A failed run's exception, ``Type: message``."""
+TRACEBACK = "_stet_traceback"
+OWNER = "_stet_owner"
+"""The claim's owner token: the owner process's start time, a colon, a random part."""
+EXPIRES = "_stet_expires"
+"""When a claim expires unless renewed (ISO 8601 UTC, so it compares as text)."""
 
 PROVENANCE = (TIMESTAMP, STARTED, DURATION, STATUS, FUNC, VERSION, HOST, PID)
 """Provenance columns, in the order a new store lays them out."""
@@ -85,7 +106,8 @@ _PREFIXES: dict[int, str] = {}
 
 
 @cache
-def _host() -> str:
+def host() -> str:
+    """Return this machine's host name (as written in ``_stet_host``)."""
     import socket
 
     return socket.gethostname()
@@ -116,8 +138,74 @@ def done_row(
     row[FUNC] = ident.name
     if ident.version is not None:
         row[VERSION] = ident.version
-    row[HOST] = _host()
+    row[HOST] = host()
     row[PID] = os.getpid()
+    return row
+
+
+def failed_row(
+    ident: FunctionIdentity,
+    values: Mapping[str, Any],
+    started: float,
+    finished: float,
+    error: BaseException,
+) -> Row:
+    """Return the side-record row of a run that raised.
+
+    Args:
+        ident: The function that ran.
+        values: Its key values by parameter name.
+        started: When the run started (Unix time).
+        finished: When it raised (Unix time).
+        error: What it raised.
+
+    Returns:
+        The row of :func:`done_row` with status ``failed``, ``_stet_error`` (``Type: message``)
+        and ``_stet_traceback`` (the last frames, at most 20,000 characters).
+    """
+    import traceback
+
+    row = done_row(ident, values, started, finished)
+    row[STATUS] = Status.FAILED.value
+    message = str(error)
+    row[ERROR] = f"{type(error).__qualname__}: {message}" if message else type(error).__qualname__
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    row[TRACEBACK] = text[-20_000:]
+    return row
+
+
+def running_row(
+    ident: FunctionIdentity,
+    values: Mapping[str, Any],
+    started: float,
+    owner: str,
+    expires: float,
+    written: float | None = None,
+) -> Row:
+    """Return the side-record row of a claim: who runs this key, and until when.
+
+    Args:
+        ident: The function.
+        values: Its key values by parameter name.
+        started: When the claim was taken (Unix time).
+        owner: The claim's owner token.
+        expires: When the claim lapses unless renewed (Unix time).
+        written: When this row is written, if not at ``started`` (a renewal).
+
+    Returns:
+        The row, status ``running``; its ``_stet_timestamp`` is when it was written.
+    """
+    row: Row = dict(values)
+    row[TIMESTAMP] = iso(started if written is None else written)
+    row[STARTED] = iso(started)
+    row[STATUS] = Status.RUNNING.value
+    row[FUNC] = ident.name
+    if ident.version is not None:
+        row[VERSION] = ident.version
+    row[HOST] = host()
+    row[PID] = os.getpid()
+    row[OWNER] = owner
+    row[EXPIRES] = iso(expires)
     return row
 
 

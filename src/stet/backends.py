@@ -74,7 +74,7 @@ class Backend:
             key_dict: Column names and values (typed, or as text).
         """
         if key_dict and self.store.exists():
-            self.store.delete(lambda row: matches(self.store, row, key_dict, None))
+            self.store.delete(lambda store, row: matches(store, row, key_dict, None))
 
     def clear(self) -> None:
         """Delete the store."""

@@ -7,12 +7,13 @@ so ``except TypeError`` or ``except OSError`` keeps working in code that does no
     ├── KeyNameError(TypeError)          bad key= / ignore= names, caught at decoration
     ├── UnencodableValueError(TypeError) a key value stet cannot encode faithfully
     ├── UnknownStoreError(ValueError)    a store= that names no known kind of store
+    ├── ResultNameError(ValueError)      a saved result's name cannot be a column
     ├── MissingExtraError(ImportError)   a store or feature needs an optional extra
     └── StoreError(OSError)              a store cannot be read or written
         ├── ForeignFileError             the path holds a file stet did not write
         └── LockTimeoutError(TimeoutError)
 
-    StetWarning(UserWarning)
+    StetWarning(UserWarning)             a result entry not stored, a claim lost, ...
     └── CorruptLineWarning               a line of a store was skipped as unreadable
 
 Errors keep their data as attributes and survive pickling, so they cross process pools intact.
@@ -28,6 +29,7 @@ __all__ = [
     "KeyNameError",
     "LockTimeoutError",
     "MissingExtraError",
+    "ResultNameError",
     "StetError",
     "StetWarning",
     "StoreError",
@@ -75,6 +77,18 @@ class UnencodableValueError(StetError, TypeError):
 
 class UnknownStoreError(StetError, ValueError):
     """``store=`` names no kind of store that stet knows."""
+
+
+class ResultNameError(StetError, ValueError):
+    """A saved result has an entry whose name cannot be a column (a key name, ``_stet_...``).
+
+    Attributes:
+        names: The offending names.
+        result: What the function returned.
+    """
+
+    names: list[str]
+    result: Any
 
 
 class MissingExtraError(StetError, ImportError):

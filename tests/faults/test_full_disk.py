@@ -71,10 +71,10 @@ def _failure(action: Callable[..., object], *args: object) -> OSError | None:
     return None
 
 
-def _sweep(kind: str, path: Path) -> tuple[stet.Once, list[int]]:
+def _sweep(kind: str, path: Path, claim: bool = False) -> tuple[stet.Once, list[int]]:
     ran: list[int] = []
 
-    @stet.once(store=KINDS[kind](path), key=["alpha", "seed"], verbose=False)
+    @stet.once(store=KINDS[kind](path), key=["alpha", "seed"], verbose=False, claim=claim)
     def train(alpha: float, seed: int) -> int:
         ran.append(seed)
         return seed
@@ -87,14 +87,15 @@ def _seeds(kind: str, path: Path) -> list[int]:
     return [row["seed"] for row in KINDS[kind](path).records()]
 
 
+@pytest.mark.parametrize("claim", [False, True], ids=["no-claim", "claim"])
 def test_a_full_disk_raises_a_clear_error_and_keeps_every_record(
-    small_disk: Path, fault_kind: str
+    small_disk: Path, fault_kind: str, claim: bool
 ) -> None:
     """When the disk fills up, the call that does not fit raises a StoreError naming the path,
     earlier records stay readable with no torn bytes, and the call is recorded once there is
-    room."""
+    room. With claims, the claim may be what does not fit: then the function did not run."""
     path = small_disk / f"runs{FAULT_KINDS[fault_kind]}"
-    train, ran = _sweep(fault_kind, path)
+    train, ran = _sweep(fault_kind, path, claim)
     recorded = list(range(5))
     for seed in recorded:
         train(0.5, seed)
@@ -112,12 +113,17 @@ def test_a_full_disk_raises_a_clear_error_and_keeps_every_record(
     seed, error = failure
     assert isinstance(error, OSError)
     assert str(path) in str(error)
-    assert "not recorded" in str(error)
     assert error.path == str(path)
-    if fault_kind in LINE_KINDS:
-        assert isinstance(error.__cause__, OSError)
-        assert error.__cause__.errno == errno.ENOSPC
-    assert ran[-1] == seed  # the run itself happened; only its record was lost
+    if claim and "did not run" in str(error):
+        if fault_kind in LINE_KINDS:
+            assert error.errno == errno.ENOSPC
+        assert seed not in ran  # the claim did not fit: nothing ran
+    else:
+        assert "not recorded" in str(error)
+        if fault_kind in LINE_KINDS:
+            assert isinstance(error.__cause__, OSError)
+            assert error.__cause__.errno == errno.ENOSPC
+        assert ran[-1] == seed  # the run itself happened; only its record was lost
 
     assert [int(row["seed"]) for row in strict_parse(fault_kind, path)] == recorded
     assert _seeds(fault_kind, path) == recorded
@@ -142,7 +148,7 @@ def test_a_rewrite_on_a_full_disk_changes_nothing(small_disk: Path, full: str) -
         train(0.5, seed)
     before = path.read_bytes()
 
-    @stet.once(store=stet.CSVStore(path), verbose=False)
+    @stet.once(store=stet.CSVStore(path), verbose=False, claim=False)
     def widen(alpha: float, seed: int, width: int) -> int:
         return width
 

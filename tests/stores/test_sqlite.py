@@ -31,13 +31,17 @@ def test_the_table_holds_typed_readable_columns(tmp_path: Path) -> None:
     assert [r["alpha"] for r in stet.records(path)] == [0.5, True, None, "1"]
 
 
-def test_a_locked_database_means_wait_then_raise(tmp_path: Path) -> None:
-    """Under another connection's write lock, recording waits, then raises; never 'not done'."""
+@pytest.mark.parametrize("claim", [False, True], ids=["no-claim", "claim"])
+def test_a_locked_database_means_wait_then_raise(tmp_path: Path, claim: bool) -> None:
+    """Under another connection's write lock, recording waits, then raises; never 'not done'.
+    With claims, claiming is what waits: the function does not run."""
     path = tmp_path / "runs.sqlite"
     store = stet.SQLiteStore(path, lock_timeout=0.3)
+    ran = []
 
-    @stet.once(store=store)
+    @stet.once(store=store, claim=claim)
     def f(x: int) -> int:
+        ran.append(x)
         return x * 10
 
     f(1)
@@ -47,7 +51,11 @@ def test_a_locked_database_means_wait_then_raise(tmp_path: Path) -> None:
         assert f(1) is None  # a recorded run is still skipped: reading is not blocked
         with pytest.raises(LockTimeoutError, match=r"runs\.sqlite") as caught:
             f(2)
-        assert caught.value.result == 20
+        if claim:
+            assert ran == [1]
+        else:
+            assert caught.value.result == 20
+            assert ran == [1, 2]
         assert isinstance(caught.value, TimeoutError)
     finally:
         blocker.execute("ROLLBACK")

@@ -12,6 +12,11 @@ primitives:
 * ``_remove()`` (inside ``_exclusive``) deletes the store and the files stet keeps beside it;
 * ``decode(raw)`` turns a stored field into its typed value.
 
+Failed and running (claimed) runs live in the store's *side record* (:meth:`Store.side`), a
+store of the same contract kept beside it: ``runs.csv.stet/status.jsonl`` for file stores, a
+second table for SQLite. The store's own lock covers both, so a claim, a record and a failure
+are each one atomic step against every other worker.
+
 Nothing is opened when a store is created: handles open on first use, reopen after ``fork``,
 and never travel in a pickle.
 """
@@ -19,23 +24,33 @@ and never travel in a pickle.
 from __future__ import annotations
 
 import abc
+import atexit
+import contextlib
 import gc
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from stet._claims import lapsed
 from stet._encoding import token
-from stet._keys import FunctionIdentity
-from stet._records import FUNC, PROVENANCE, STATUS, Row, Status, is_legacy
+from stet._keys import PREFIX, FunctionIdentity
+from stet._records import FUNC, PROVENANCE, STATUS, VERSION, Row, Status, is_legacy
 from stet.errors import ForeignFileError, StoreError
-from stet.stores._index import FunctionIndex
+from stet.stores._index import FunctionIndex, StateIndex, holder_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = ["Durability", "PathStore", "Store", "fsync_directory", "matches"]
+
+Claimed = Literal["won", "done", "busy"]
+"""What :meth:`Store.claim` found: the key is now ours, completed, or run by a live worker."""
+
+_COMPACT_SLACK = 512
+"""Side-record rows beyond twice those kept at the last compaction that trigger the next."""
 
 
 class Store(abc.ABC):
@@ -43,11 +58,23 @@ class Store(abc.ABC):
 
     Subclasses are created by :func:`stet.open_store` from ``store=``, or directly with their
     own options, e.g. ``CSVStore("runs.csv", durable="fsync")``.
+
+    Attributes:
+        lease: Seconds a claim holds without being renewed (default 60). A worker renews its
+            claims every third of it while it runs; a claim whose owner process is gone is
+            taken over at once on the same host, after the lease from another host.
     """
+
+    lease: float = 60.0
 
     def __init__(self) -> None:
         self._pid = -1
         self._lock = threading.RLock()
+        self._side: Store | None = None
+        self._is_side = False
+        self._count = 0  # rows read since the top, plus rows appended
+        self._kept = 0  # rows kept by the last compaction (side records only)
+        self._claimed = False  # whether this process claimed a run here (tidied at exit)
         # Weak: an index lives as long as its decorated function. An index holds the store
         # (through its decoder), so a strong map here would be a cycle that keeps closed-over
         # stores, and their file handles, alive until the cyclic collector runs.
@@ -96,9 +123,54 @@ class Store(abc.ABC):
             self._check_process()
             found = self._indexes.get(ident)
             if found is None:
-                found = self._indexes[ident] = FunctionIndex(ident, self.decode)
+                kind = StateIndex if self._is_side else FunctionIndex
+                found = self._indexes[ident] = kind(ident, self.decode)
                 self._read_all()  # feeds every index, the new one included
             return found
+
+    def results_index(self, ident: FunctionIdentity) -> FunctionIndex:
+        """Return the index of one function, keeping the saved result of each run.
+
+        Args:
+            ident: The function.
+
+        Returns:
+            The index, with :attr:`FunctionIndex.results` filled.
+        """
+        with self._lock:
+            found = self.index(ident)
+            if found.keep_results():
+                self._read_all()
+            return found
+
+    def states(self, ident: FunctionIdentity) -> StateIndex:
+        """Return the index of one function's failed and running runs (the side record).
+
+        Args:
+            ident: The function.
+
+        Returns:
+            The index of the side record, kept up to date by :meth:`claim` and :meth:`fail`.
+        """
+        found = self.side().index(ident)
+        assert isinstance(found, StateIndex)
+        return found
+
+    def side(self) -> Store:
+        """Return the side record: where failed and running runs are kept.
+
+        Returns:
+            A store of the same contract, opened lazily like this one.
+        """
+        if self._side is None:
+            side = self._open_side()
+            side._is_side = True
+            self._side = side
+        return self._side
+
+    def _open_side(self) -> Store:
+        """Return a new store object for the side record (stores without one raise)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no side record")
 
     def refresh(self) -> None:
         """Read what other processes recorded since the last look (the tail only)."""
@@ -106,26 +178,49 @@ class Store(abc.ABC):
             self._check_process()
             self._read_into_indexes(restart=False)
 
-    def record(self, row: Row, *, index: FunctionIndex | None = None, key: str = "") -> None:
+    def record(
+        self,
+        row: Row,
+        *,
+        index: FunctionIndex | None = None,
+        key: str = "",
+        guard: Callable[[], bool] | None = None,
+    ) -> bool:
         """Record one completed run, durably, before returning.
 
         Args:
             row: The run's row, with typed values.
             index: The index of the function that ran, if the caller knows it.
             key: The run's key in that index (saves decoding the row just written).
+            guard: Called under the store's lock, once caught up with other writers; False
+                means the row must not be written (the run's claim was lost).
+
+        Returns:
+            True if the row was written; False if the guard refused it.
 
         Raises:
             StoreError: If the record could not be written; the store keeps its old records.
         """
-        self.record_raw(self.encode_row(row), index=index, key=key)
+        return self.record_raw(self.encode_row(row), index=index, key=key, guard=guard)
 
-    def record_raw(self, raw: Row, *, index: FunctionIndex | None = None, key: str = "") -> None:
+    def record_raw(
+        self,
+        raw: Row,
+        *,
+        index: FunctionIndex | None = None,
+        key: str = "",
+        guard: Callable[[], bool] | None = None,
+    ) -> bool:
         """Record a row whose values are already in the store's own form.
 
         Args:
             raw: The row, as :meth:`rows` would return it.
             index: The index of the function that ran, if the caller knows it.
             key: The run's key in that index.
+            guard: As for :meth:`record`.
+
+        Returns:
+            True if the row was written; False if the guard refused it.
 
         Raises:
             StoreError: If the record could not be written; the store keeps its old records.
@@ -134,12 +229,145 @@ class Store(abc.ABC):
             self._check_process()
             with self._exclusive():
                 self._read_into_indexes(restart=False)  # catch up: others may have written
+                if guard is not None and not guard():
+                    return False
                 self._append(raw)
+            self._count += 1
             for other in self._live_indexes():
-                if other is index and key:
+                if other is index and key and other.results is None:
                     other.done.add(key)
                 else:
                     other.add((raw,))
+            return True
+
+    # -- the side record: failures and claims -----------------------------------------------
+
+    def claim(self, states: StateIndex, key: str, row: Row, done: Callable[[], bool]) -> Claimed:
+        """Claim a key for this worker, atomically with every other worker's claims and records.
+
+        Args:
+            states: The function's side-record index (:meth:`states`).
+            key: The key, as the function's index spells it.
+            row: The claim's ``running`` row (:func:`stet._records.running_row`).
+            done: Says, under the lock and caught up, whether the key is completed.
+
+        Returns:
+            ``"won"`` if the key is now ours, ``"done"`` if it is completed, ``"busy"`` if a
+            live worker holds it.
+        """
+        side = self.side()
+        with self._lock:
+            self._check_process()
+            try:
+                with self._exclusive():
+                    self._read_into_indexes(restart=False)
+                    side.refresh()
+                    if done():
+                        return "done"
+                    holder = states.holder(key)
+                    if holder is not None and not lapsed(holder):
+                        return "busy"
+                    side.record(row)
+                    self._compact_side()
+                    if not self._claimed:
+                        self._claimed = True
+                        _CLAIMED.add(self)
+            except StoreError as error:
+                if type(error) is not StoreError:
+                    raise  # a foreign file, a lock timeout: they say what they are
+                cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
+                raise StoreError(
+                    f"could not claim a run in {self._where()}: {error} The function did not run.",
+                    path=self._where(),
+                    errno=error.errno,
+                ) from cause
+            return "won"
+
+    def side_write(self, row: Row, guard: Callable[[], bool] | None = None) -> bool:
+        """Append a row to the side record (a failure, a renewed or released claim).
+
+        Args:
+            row: The row, with typed values.
+            guard: As for :meth:`record`; the side record is caught up before it is called.
+
+        Returns:
+            True if the row was written.
+        """
+        side = self.side()
+        with self._lock:
+            self._check_process()
+            with self._exclusive():
+                self._read_into_indexes(restart=False)
+                side.refresh()
+                if guard is not None and not guard():
+                    return False
+                side.record(row)
+            return True
+
+    def tidy_side(self) -> None:
+        """Compact the side record now, and remove it if nothing is left in it.
+
+        Called when a process that claimed runs exits, so a finished sweep leaves no side
+        record of its claims behind (failures stay until they are run again or forgotten).
+        """
+        with self._lock:
+            self._check_process()
+            if not self._side_exists():
+                return  # nothing to tidy (and taking the lock would create the store's file)
+            with self._exclusive():
+                self._read_into_indexes(restart=False)
+                self._tidy_side_locked()
+
+    def _tidy_side_locked(self) -> None:
+        """Do what :meth:`tidy_side` does, inside ``_exclusive``."""
+        if not self._side_exists():
+            return
+        self.side().refresh()
+        if not self._compact_side(force=True):
+            self.side()._remove()
+            self._remove_side()
+
+    def _tidy_at_exit(self) -> None:
+        """Tidy the side record as the process exits (stores that fold at exit do it then)."""
+        self.tidy_side()
+
+    def _compact_side(self, force: bool = False) -> int:
+        """Rewrite the side record without what no longer counts, once it has grown enough.
+
+        Kept: the latest entry of each key, unless the key is completed (as far as this
+        process's indexes know) or the entry is a claim that lapsed. Called under the lock.
+
+        Args:
+            force: Compact whatever the side record's size.
+
+        Returns:
+            How many rows the side record keeps.
+        """
+        side = self.side()
+        if not force and side._count <= 2 * side._kept + _COMPACT_SLACK:
+            return side._count
+        done = [
+            (states, index)
+            for states in side._live_indexes()
+            if (index := self._indexes.get(states.ident)) is not None
+        ]
+        now = time.time()
+
+        def keep(rows: list[Row]) -> list[Row]:
+            latest = {_side_identity(row, side.decode): row for row in rows}
+            out = []
+            for row in latest.values():
+                if any((k := s.key_of(row)) is not None and k in i.done for s, i in done):
+                    continue
+                if side.decode(row.get(STATUS)) == Status.RUNNING.value and lapsed(
+                    holder_of(row, side.decode), now
+                ):
+                    continue
+                out.append(row)
+            return out
+
+        side._kept = len(side.rewrite(keep))
+        return side._kept
 
     def encode_row(self, row: Row) -> Row:
         """Return a row of typed values in the store's own form.
@@ -175,14 +403,47 @@ class Store(abc.ABC):
         Returns:
             One dict per row; values of legacy rows stay the text stet 0.0.2 wrote.
         """
+        done = [self.typed(row) for row in self.rows()]
+        if self._is_side:
+            found = done
+        else:
+            found = [] if status in ("failed", "running") else done
+            if status != "done" and self._side_exists():
+                found = found + self._side_records(done)
         out = []
-        for row in self.rows():
-            typed = self.typed(row)
+        for typed in found:
             if func is not None and typed.get(FUNC) != func:
                 continue
             if status != "all" and typed.get(STATUS, Status.DONE.value) != status:
                 continue
             out.append(typed)
+        return out
+
+    def _side_records(self, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Return the side record's current entries: the latest of each key not since completed.
+
+        A claim that lapsed is left out: nobody runs that key.
+        """
+        side = self.side()
+        latest = {_side_identity(row, side.decode): row for row in side.rows()}
+        now = time.time()
+        completed: dict[tuple[Any, ...], set[tuple[str, ...]]] = {}
+        out = []
+        for row in latest.values():
+            typed = side.typed(row)
+            running = typed.get(STATUS) == Status.RUNNING.value
+            if running and lapsed(holder_of(row, side.decode), now):
+                continue
+            names = tuple(sorted(k for k in typed if not k.startswith(PREFIX)))
+            label = (typed.get(FUNC), typed.get(VERSION), names)
+            if label not in completed:
+                completed[label] = {
+                    tuple(token(r[n]) for n in names)
+                    for r in done
+                    if (r.get(FUNC), r.get(VERSION)) == label[:2] and all(n in r for n in names)
+                }
+            if tuple(token(typed[n]) for n in names) not in completed[label]:
+                out.append(typed)
         return out
 
     def typed(self, row: Row) -> dict[str, Any]:
@@ -198,28 +459,59 @@ class Store(abc.ABC):
             return {k: (self.decode(v) if k in PROVENANCE else v) for k, v in row.items()}
         return {k: self.decode(v) for k, v in row.items()}
 
-    def delete(self, where: Callable[[Row], bool]) -> int:
+    def delete(self, where: Callable[[Store, Row], bool]) -> int:
         """Remove the rows a predicate selects, rewriting the store atomically.
 
+        Failed and running entries of the side record that it selects go too.
+
         Args:
-            where: Called with each raw row; true means remove it.
+            where: Called with the store a raw row comes from (the side record's rows are in
+                the side record's own form) and the row; true means remove it.
 
         Returns:
-            How many rows were removed.
+            How many rows of completed runs were removed.
+        """
+        removed = 0
+
+        def select(rows: list[Row]) -> list[Row]:
+            nonlocal removed
+            keep = [row for row in rows if not where(self, row)]
+            removed = len(rows) - len(keep)
+            return keep
+
+        with self._lock:
+            self._check_process()
+            with self._exclusive():
+                self._rewrite_locked(select)
+                if not self._is_side and self._side_exists():
+                    self.side().delete(where)
+            return removed
+
+    def rewrite(self, select: Callable[[list[Row]], list[Row]]) -> list[Row]:
+        """Rewrite the store atomically with the rows a function selects from all of them.
+
+        Args:
+            select: Called with every raw row, in order; returns those to keep.
+
+        Returns:
+            The rows kept.
         """
         with self._lock:
             self._check_process()
             with self._exclusive():
-                rows = self._read_all()
-                keep = [row for row in rows if not where(row)]
-                removed = len(rows) - len(keep)
-                if removed:
-                    self._replace(keep)
-            if removed:
-                for index in self._live_indexes():
-                    index.clear()
-                    index.add(keep)
-            return removed
+                return self._rewrite_locked(select)
+
+    def _rewrite_locked(self, select: Callable[[list[Row]], list[Row]]) -> list[Row]:
+        """Do what :meth:`rewrite` does, inside ``_exclusive``."""
+        rows = list(self._read_all())
+        keep = select(rows)
+        if len(keep) != len(rows):
+            self._replace(keep)
+            for index in self._live_indexes():
+                index.clear()
+                index.add(keep)
+        self._count = len(keep)
+        return keep
 
     def clear(self) -> None:
         """Delete the store and the files stet keeps beside it."""
@@ -227,8 +519,25 @@ class Store(abc.ABC):
             self._check_process()
             with self._exclusive():
                 self._remove()
+                if not self._is_side and self._side_exists():
+                    self.side().clear()
+                    self._remove_side()
+            self._claimed = False
+            _CLAIMED.discard(self)
+            self._count = 0
             for index in self._live_indexes():
                 index.clear()
+
+    def _side_exists(self) -> bool:
+        """Return whether the side record may hold rows (stores without one say False)."""
+        return False
+
+    def _where(self) -> str:
+        """Return where the store is, for messages (a path, or a URL without its password)."""
+        return repr(self)
+
+    def _remove_side(self) -> None:  # noqa: B027 - only stores with a side directory have work
+        """Remove what held the side record, once it is empty (inside ``_exclusive``)."""
 
     @abc.abstractmethod
     def exists(self) -> bool:
@@ -278,6 +587,7 @@ class Store(abc.ABC):
         finally:
             if paused:
                 gc.enable()
+        self._count = len(rows)
         for index in self._live_indexes():
             index.clear()
             index.add(rows)
@@ -287,6 +597,7 @@ class Store(abc.ABC):
         rows, from_top = self._read(restart)
         if not rows and not from_top:
             return  # the common case on a miss: nothing new
+        self._count = len(rows) if from_top else self._count + len(rows)
         for index in self._live_indexes():
             if from_top:
                 index.clear()
@@ -306,6 +617,7 @@ class PathStore(Store):
             (about 0.1 ms to 10 ms) per record.
         lock_timeout: Seconds to wait for another writer before raising
             :class:`~stet.errors.LockTimeoutError`.
+        lease: Seconds a claim holds unless renewed (default 60); see :class:`Store`.
     """
 
     def __init__(
@@ -314,22 +626,51 @@ class PathStore(Store):
         *,
         durable: Durability = "process",
         lock_timeout: float = 60.0,
+        lease: float = 60.0,
     ) -> None:
         from pathlib import Path  # here, not at import: pathlib costs 2-3 ms of `import stet`
 
         super().__init__()
         if durable not in ("process", "fsync"):
             raise ValueError(f"durable must be 'process' or 'fsync', not {durable!r}")
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
+            raise ValueError(f"lease must be a positive number of seconds, not {lease!r}")
         self.path = Path(os.path.abspath(os.fspath(path)))
         self.durable = durable
         self.lock_timeout = lock_timeout
+        self.lease = float(lease)
         self._reset_handles()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
 
+    def _where(self) -> str:
+        return str(self.path)
+
     def _config_attributes(self) -> frozenset[str]:
-        return frozenset({"path", "durable", "lock_timeout"})
+        return frozenset({"path", "durable", "lock_timeout", "lease"})
+
+    @property
+    def side_directory(self) -> Path:
+        """The directory beside the store where stet keeps its other files (``runs.csv.stet``)."""
+        return self.path.with_name(self.path.name + ".stet")
+
+    def _open_side(self) -> Store:
+        from stet.stores._jsonl import SideFile
+
+        return SideFile(
+            self.side_directory / "status.jsonl",
+            durable=self.durable,
+            lock_timeout=self.lock_timeout,
+        )
+
+    def _side_exists(self) -> bool:
+        return (self.side_directory / "status.jsonl").exists()
+
+    def _remove_side(self) -> None:
+        # Not removed if not empty (a Parquet journal), nor if already gone.
+        with contextlib.suppress(OSError):
+            os.rmdir(self.side_directory)
 
     def exists(self) -> bool:
         """Return whether the store's file exists (a missing file is an empty store)."""
@@ -364,6 +705,29 @@ class PathStore(Store):
             "another store path.",
             path=str(self.path),
         )
+
+
+_CLAIMED: weakref.WeakSet[Store] = weakref.WeakSet()
+"""Stores this process claimed runs in: their side records are tidied when it exits."""
+
+
+@atexit.register
+def _tidy_at_exit() -> None:
+    for store in list(_CLAIMED):
+        lock = store._lock
+        if not lock.acquire(blocking=False):
+            continue  # a thread died holding it: the next process tidies
+        try:
+            with contextlib.suppress(Exception):  # best effort: a lapsed claim harms nobody
+                store._tidy_at_exit()
+        finally:
+            lock.release()
+
+
+def _side_identity(row: Row, decode: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """Return what tells apart the keys of side-record rows: function, version, key values."""
+    values = sorted((k, token(decode(v))) for k, v in row.items() if not k.startswith(PREFIX))
+    return (row.get(FUNC), row.get(VERSION), *values)
 
 
 def fsync_directory(directory: Path) -> None:

@@ -105,7 +105,9 @@ class LineFileStore(PathStore):
             ) from None
         except OSError as error:
             raise StoreError(
-                f"cannot open the store {self.path}: {error}", path=str(self.path)
+                f"cannot open the store {self.path}: {error}",
+                path=str(self.path),
+                errno=error.errno,
             ) from error
         self._fd, self._writable = fd, writable
         self._ino = os.fstat(fd).st_ino

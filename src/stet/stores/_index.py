@@ -13,9 +13,9 @@ from typing import Any, cast, overload
 
 from stet._encoding import token
 from stet._keys import FunctionIdentity
-from stet._records import FUNC, STATUS, VERSION, Row, Status
+from stet._records import EXPIRES, FUNC, HOST, OWNER, PID, RESULT, STATUS, VERSION, Row, Status
 
-__all__ = ["CellRows", "FunctionIndex", "joined"]
+__all__ = ["CellRows", "FunctionIndex", "StateIndex", "holder_of", "joined"]
 
 Decode = Callable[[Any], Any]
 _SEPARATOR = "\x1f"
@@ -82,22 +82,44 @@ class FunctionIndex:
     Args:
         ident: The function.
         decode: The store's decoder from a raw cell or field to a typed value.
+
+    Attributes:
+        done: The keys of completed runs.
+        legacy: The keys of rows written by stet 0.0.2 (the ``str()`` of their values).
+        results: Key -> the raw result columns of that run, once :meth:`keep_results` is called
+            (None before: most functions save no result, and their index stays a set).
     """
+
+    statuses = frozenset({Status.DONE.value})
+    """The statuses of the rows this index takes in."""
 
     def __init__(self, ident: FunctionIdentity, decode: Decode) -> None:
         self.ident = ident
         self._decode = decode
         self.done: set[str] = set()
         self.legacy: set[str] = set()
+        self.results: dict[str, Row] | None = None
         self._memo: dict[Any, str] = {}
         self._default_tokens = {n: token(v, ident.encoders) for n, v in ident.defaults.items()}
         self._default_texts = {n: str(v) for n, v in ident.defaults.items()}
-        self._wanted = (ident.name, ident.version, Status.DONE.value)
+        self._wanted = (ident.name, ident.version)
+
+    def keep_results(self) -> bool:
+        """Keep each run's result columns from now on; return True if that is new.
+
+        The caller must then feed the index again from the top of the store.
+        """
+        if self.results is not None:
+            return False
+        self.results = {}
+        return True
 
     def clear(self) -> None:
         """Forget everything, before the store is read again from its start."""
         self.done.clear()
         self.legacy.clear()
+        if self.results is not None:
+            self.results.clear()
 
     def add(self, rows: Iterable[Row]) -> None:
         """Take in rows read from the store; rows of other functions are ignored.
@@ -105,10 +127,11 @@ class FunctionIndex:
         Args:
             rows: Raw rows, in the order the store holds them.
         """
-        if isinstance(rows, CellRows):
+        if isinstance(rows, CellRows) and self.results is None:
             self._add_cells(rows)
             return
         seen: dict[tuple[Any, Any, Any], bool] = {}  # provenance repeats: decode it once
+        results = self.results
         for row in rows:
             if FUNC not in row:
                 legacy = self.legacy_key_of(row)
@@ -116,8 +139,11 @@ class FunctionIndex:
                     self.legacy.add(legacy)
                 continue
             key = self.key_of(row, seen)
-            if key is not None:
-                self.done.add(key)
+            if key is None:
+                continue
+            self.done.add(key)
+            if results is not None:
+                results[key] = self._result_cells(row)
 
     def key_of(self, row: Row, seen: dict[tuple[Any, Any, Any], bool] | None = None) -> str | None:
         """Return the key of a completed run of this function, or None for any other row.
@@ -142,14 +168,27 @@ class FunctionIndex:
                 tokens.append(self._token(raw))
         return joined(tokens)
 
+    def _result_cells(self, row: Row) -> Row:
+        """Return the raw cells of a row's saved result, with its decoded ``_stet_result``."""
+        raw = row.get(RESULT)
+        if raw is None:
+            return {}
+        marker = self._decode(raw)
+        names = ["result"] if marker == "result" else json.loads(marker)
+        found = {name: row[name] for name in names if name in row}
+        found[RESULT] = marker
+        return found
+
     def _ours(
         self, label: tuple[Any, Any, Any], seen: dict[tuple[Any, Any, Any], bool] | None
     ) -> bool:
-        """Return whether a raw (function, version, status), None where absent, is ours and done."""
+        """Return whether a raw (function, version, status), None where absent, is ours."""
         ours = seen.get(label) if seen is not None else None
         if ours is None:
             func, version, status = (None if raw is None else self._decode(raw) for raw in label)
-            ours = (func, version, status or Status.DONE.value) == self._wanted
+            ours = (func, version) == self._wanted and (
+                status or Status.DONE.value
+            ) in self.statuses
             if seen is not None:
                 seen[label] = ours
         return ours
@@ -244,3 +283,76 @@ class FunctionIndex:
                 text = self._default_texts[name]
             texts.append(str(text))
         return joined(texts)
+
+
+class StateIndex(FunctionIndex):
+    """The latest failed or running entry of each key of one function, from the side record.
+
+    Attributes:
+        latest: Key -> the raw row of its latest entry (``_stet_status`` failed or running).
+    """
+
+    statuses = frozenset({Status.FAILED.value, Status.RUNNING.value})
+
+    def __init__(self, ident: FunctionIdentity, decode: Decode) -> None:
+        super().__init__(ident, decode)
+        self.latest: dict[str, Row] = {}
+
+    def clear(self) -> None:
+        """Forget everything, before the side record is read again from its start."""
+        super().clear()
+        self.latest.clear()
+
+    def add(self, rows: Iterable[Row]) -> None:
+        """Take in rows of the side record; a later entry of a key replaces the earlier.
+
+        Args:
+            rows: Raw rows, in the order the side record holds them.
+        """
+        seen: dict[tuple[Any, Any, Any], bool] = {}
+        for row in rows:
+            key = self.key_of(row, seen) if FUNC in row else None
+            if key is not None:
+                self.latest[key] = row
+
+    def failed(self, key: str) -> bool:
+        """Return whether the latest entry of a key is a failure."""
+        row = self.latest.get(key)
+        return row is not None and self._decode(row[STATUS]) == Status.FAILED.value
+
+    def holder(self, key: str) -> tuple[str, str, int, str] | None:
+        """Return who holds a key's claim (owner, host, pid, expiry), or None if nobody claims it.
+
+        The claim may have lapsed: the caller judges the expiry and whether the owner lives.
+        """
+        row = self.latest.get(key)
+        if row is None or self._decode(row[STATUS]) != Status.RUNNING.value:
+            return None
+        return holder_of(row, self._decode)
+
+    def owner(self, key: str) -> str | None:
+        """Return the owner token written by the latest entry of a key, failed or running."""
+        row = self.latest.get(key)
+        raw = None if row is None else row.get(OWNER)
+        return None if raw is None else str(self._decode(raw))
+
+
+def holder_of(row: Row, decode: Decode) -> tuple[str, str, int, str]:
+    """Return the owner token, host, pid and expiry of a side-record row (a claim).
+
+    Args:
+        row: A raw ``running`` row.
+        decode: The side record's decoder.
+
+    Returns:
+        What :func:`stet._claims.lapsed` judges; an expiry in 1970 where the row has none.
+    """
+    raw_owner, raw_host, raw_pid, raw_expires = (
+        row.get(name) for name in (OWNER, HOST, PID, EXPIRES)
+    )
+    return (
+        "" if raw_owner is None else str(decode(raw_owner)),
+        "" if raw_host is None else str(decode(raw_host)),
+        0 if raw_pid is None else int(decode(raw_pid)),
+        "1970" if raw_expires is None else str(decode(raw_expires)),
+    )

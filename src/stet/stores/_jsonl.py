@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any
 
 from stet._encoding import from_json, to_json
 from stet._records import TIMESTAMP, Row
+from stet.errors import StoreError
 from stet.stores._file import LineFileStore
 
-__all__ = ["JSONLinesStore", "dump_line"]
+__all__ = ["JSONLinesStore", "SideFile", "dump_line"]
 
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
@@ -93,3 +95,23 @@ class JSONLinesStore(LineFileStore):
 
     def _encode_all(self, rows: list[Row]) -> bytes:
         return "".join(dump_line(row) + "\n" for row in rows).encode("utf-8")
+
+
+class SideFile(JSONLinesStore):
+    """The side record of a file store: failed and running runs, as JSON Lines.
+
+    It lives in the directory stet keeps beside the store (``runs.csv.stet/status.jsonl``),
+    created on the first write.
+    """
+
+    def _open(self, writable: bool) -> None:
+        if writable:
+            try:
+                os.makedirs(self.path.parent, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create {self.path.parent} for stet's files: {error}",
+                    path=str(self.path),
+                    errno=error.errno,
+                ) from error
+        super()._open(writable)

@@ -464,15 +464,33 @@ class ParquetStore(PathStore):
             with contextlib.suppress(Exception):
                 self._check_process()
                 self._sync_main()
-                if os.path.getsize(self._journal.path):
+                if self._claimed or os.path.getsize(self._journal.path):
                     with self._exclusive():
                         self._read_into_indexes(restart=False)
                         # Only once the journal holds 1% of the file's rows: a thousand short
                         # jobs each adding a run must not each rewrite a large file.
                         if self._journal_count and self._journal_count * 100 >= self._main_count:
                             self._fold()
+                        if self._claimed:
+                            self._tidy_side_locked()
         finally:
             lock.release()
+
+    def _tidy_at_exit(self) -> None:
+        """Nothing: :meth:`_fold_at_exit` tidies the side record under the same lock."""
+
+    def _remove_side(self) -> None:
+        # The journal this process holds locked may be an empty file that only the lock made:
+        # it goes too, so that a finished sweep leaves the Parquet file alone.
+        journal = self._held
+        with contextlib.suppress(OSError):
+            if (
+                journal is not None
+                and journal._fd is not None
+                and not os.fstat(journal._fd).st_size
+            ):
+                journal.path.unlink()
+        super()._remove_side()
 
 
 _LIVE: weakref.WeakSet[ParquetStore] = weakref.WeakSet()

@@ -1,5 +1,7 @@
 """The SQLite store: a table ``stet_records`` that ``sqlite3`` and any SQL tool can query.
 
+Failed and running runs are kept in a second table, ``stet_status``, with the same layout.
+
 Each key parameter has a column holding its value with SQLite's own types (a number as a
 number, a string as text, ``None`` as NULL, a list or dict as JSON text, a bool as 0/1). Because
 SQL types cannot tell ``True`` from ``1`` or NaN from NULL, the column ``_stet_values`` keeps
@@ -16,6 +18,7 @@ import json
 import math
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +32,7 @@ from stet.stores._base import PathStore
 __all__ = ["SQLiteStore"]
 
 TABLE = "stet_records"
+SIDE_TABLE = "stet_status"
 VALUES = "_stet_values"
 _META = "stet_meta"
 _INT64 = range(-(2**63), 2**63)
@@ -41,14 +45,20 @@ def _quote(name: str) -> str:
 
 
 class SQLiteStore(PathStore):
-    """Records in a SQLite database file, table ``stet_records``.
+    """Records in a SQLite database file: table ``stet_records``, and ``stet_status`` beside it.
+
+    ``stet_status`` holds failed and running runs.
 
     Args:
         path: The ``.sqlite`` or ``.db`` file; a relative path is resolved now.
         durable: ``"process"`` (default, ``synchronous=NORMAL``: a record survives any process
             crash) or ``"fsync"`` (``synchronous=FULL``: it survives power loss too).
         lock_timeout: Seconds to wait while another process writes, before raising.
+        lease: Seconds a claim holds unless renewed (default 60).
     """
+
+    _table = TABLE
+    _generation_name = "generation"
 
     def _reset_handles(self) -> None:
         self._conn: sqlite3.Connection | None = None
@@ -106,7 +116,7 @@ class SQLiteStore(PathStore):
             if TIMESTAMP not in columns:
                 conn.close()
                 raise self._foreign(f"its table {TABLE} has no {TIMESTAMP} column")
-        elif tables - {_META}:
+        elif tables - {_META, SIDE_TABLE}:
             conn.close()
             raise self._foreign(
                 f"it holds other tables ({', '.join(sorted(tables))}) and no {TABLE}"
@@ -117,7 +127,7 @@ class SQLiteStore(PathStore):
 
     def _load_columns(self) -> None:
         assert self._conn is not None
-        self._columns = [r[1] for r in self._conn.execute(f"PRAGMA table_info({TABLE})")]
+        self._columns = [r[1] for r in self._conn.execute(f"PRAGMA table_info({self._table})")]
         self._known = frozenset(self._columns)
 
     def _error(self, error: sqlite3.Error, doing: str, *, recording: bool = False) -> StoreError:
@@ -160,7 +170,8 @@ class SQLiteStore(PathStore):
                 self._last_rowid = 0
             try:
                 cursor = conn.execute(
-                    f"SELECT rowid AS _stet_rowid, * FROM {TABLE} WHERE rowid > ? ORDER BY rowid",
+                    f"SELECT rowid AS _stet_rowid, * FROM {self._table} WHERE rowid > ? "
+                    "ORDER BY rowid",
                     (self._last_rowid,),
                 )
             except sqlite3.OperationalError as error:
@@ -178,7 +189,9 @@ class SQLiteStore(PathStore):
 
     def _read_generation(self, conn: sqlite3.Connection) -> int:
         try:
-            found = conn.execute(f"SELECT value FROM {_META} WHERE name = 'generation'").fetchone()
+            found = conn.execute(
+                f"SELECT value FROM {_META} WHERE name = ?", (self._generation_name,)
+            ).fetchone()
         except sqlite3.OperationalError:
             return 0
         return int(found[0]) if found else 0
@@ -255,7 +268,9 @@ class SQLiteStore(PathStore):
             if sql is None:
                 names = ", ".join(map(_quote, columns))
                 marks = ", ".join("?" * len(columns))
-                sql = self._inserts[columns] = f"INSERT INTO {TABLE} ({names}) VALUES ({marks})"
+                sql = self._inserts[columns] = (
+                    f"INSERT INTO {self._table} ({names}) VALUES ({marks})"
+                )
             conn.execute(sql, values)
 
     def _columns_of(self, row: Row) -> tuple[tuple[str, ...], list[Any]]:
@@ -273,12 +288,14 @@ class SQLiteStore(PathStore):
         if not wanted.keys() - self._known:
             return
         if not self._columns:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(map(_quote, wanted))})")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table} ({', '.join(map(_quote, wanted))})"
+            )
             self._load_columns()
         for column in wanted:
             if column not in self._columns:
                 try:
-                    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {_quote(column)}")
+                    conn.execute(f"ALTER TABLE {self._table} ADD COLUMN {_quote(column)}")
                 except sqlite3.OperationalError as error:
                     if "duplicate column" not in str(error):
                         raise
@@ -287,11 +304,11 @@ class SQLiteStore(PathStore):
     def _replace(self, rows: list[Row]) -> None:
         conn = self._conn
         assert conn is not None
-        conn.execute(f"DELETE FROM {TABLE}")
+        conn.execute(f"DELETE FROM {self._table}")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {_META} (name TEXT PRIMARY KEY, value)")
         conn.execute(
-            f"INSERT INTO {_META} VALUES ('generation', 1) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + 1"
+            f"INSERT INTO {_META} VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            (self._generation_name,),
         )
         if rows:
             self._insert(rows)
@@ -300,6 +317,60 @@ class SQLiteStore(PathStore):
         # Deleting the file under other open connections would corrupt them: empty it instead.
         if self._columns:
             self._replace([])
+
+    # -- the side record -------------------------------------------------------------------
+
+    def _open_side(self) -> SQLiteStore:
+        return _SideTable(self)
+
+    def _side_exists(self) -> bool:
+        conn = self._connect(create=False)
+        return conn is not None and bool(
+            conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SIDE_TABLE,)
+            ).fetchone()
+        )
+
+
+class _SideTable(SQLiteStore):
+    """The table ``stet_status`` of a SQLite store, on the store's own connection.
+
+    It shares the connection so that a claim or a failure is written in the store's own
+    transaction: a second connection would wait for the first one's lock.
+    """
+
+    _table = SIDE_TABLE
+    _generation_name = "generation:" + SIDE_TABLE
+
+    def __init__(self, parent: SQLiteStore) -> None:
+        # Weak: the store holds its side table; a strong link back would be a cycle that keeps
+        # the connection open until the cyclic collector runs.
+        self._parent = weakref.proxy(parent)
+        super().__init__(parent.path, durable=parent.durable, lock_timeout=parent.lock_timeout)
+
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        self._parent._check_process()
+        conn: sqlite3.Connection | None = self._parent._connect(create)
+        if conn is not self._conn:  # first use, or the parent reconnected (after a fork)
+            self._reset_handles()
+            self._conn = conn
+            if conn is not None:
+                self._load_columns()
+        return conn
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        conn = self._connect(create=True)
+        assert conn is not None
+        if not conn.in_transaction:
+            with self._parent._exclusive():
+                yield
+            return
+        # Inside the store's transaction, which commits or rolls back both tables.
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise self._error(error, "writing") from error
 
 
 def _not_a_database(error: sqlite3.Error) -> bool:
