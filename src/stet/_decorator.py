@@ -162,11 +162,21 @@ class _OnceBase(Generic[P, R]):
         stored = self._stored(values)
         started = time.time()
         token = None
+        run = _Run(index, key, values, stored, started, token, states)
         if self._claim:
             assert states is not None
-            token = new_token()
+            token = run.token = new_token()
             row = running_row(self._ident, stored, started, token, started + store.lease)
-            outcome = store.claim(states, key, row, lambda: self._settled(index, states, key))
+            # Held before it is written: a claim of this process that the heartbeat does not
+            # hold counts as let go, and a compaction in store.claim would drop it.
+            HEARTBEAT.hold(token, store.lease, functools.partial(self._renew, run))
+            try:
+                outcome = store.claim(states, key, row, lambda: self._settled(index, states, key))
+            except BaseException:
+                HEARTBEAT.drop(token)
+                raise
+            if outcome != "won":
+                HEARTBEAT.drop(token)
             if outcome == "done":
                 if self._is_done(index, key, values):
                     return _Skip(self._skip(index, key, values))
@@ -175,9 +185,6 @@ class _OnceBase(Generic[P, R]):
             if outcome == "busy":
                 self._note(values, "(running elsewhere)")
                 return _Skip(None)
-        run = _Run(index, key, values, stored, started, token, states)
-        if token is not None:
-            HEARTBEAT.hold(token, store.lease, functools.partial(self._renew, run))
         return run
 
     def _finish(self, run: _Run, result: Any) -> Any:
@@ -245,16 +252,20 @@ class _OnceBase(Generic[P, R]):
         row = running_row(
             self._ident, run.stored, run.started, run.token, now + self.store.lease, written=now
         )
-        return self.store.side_write(row, functools.partial(self._still_ours, run))
+        return self.store.side_write(row, functools.partial(self._still_ours, run, renewing=True))
 
-    def _still_ours(self, run: _Run) -> bool:
-        """Return whether a run may still write (called under the store's lock, caught up)."""
+    def _still_ours(self, run: _Run, renewing: bool = False) -> bool:
+        """Return whether a run may still write (called under the store's lock, caught up).
+
+        A record or a failure may be written unless another worker completed the key or
+        holds it now; a renewal only while the latest entry is this run's own claim.
+        """
         assert run.states is not None
         if self._is_done(run.index, run.key, run.values):
             return False  # another worker completed it
         self.store.side().refresh()
         owner = run.states.owner(run.key)
-        return owner is None or owner == run.token
+        return owner == run.token or (owner is None and not renewing)
 
     def _settled(self, index: FunctionIndex, states: StateIndex, key: str) -> bool:
         """Return whether a key needs no run: completed, or failed and not to be retried."""

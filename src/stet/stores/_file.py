@@ -68,6 +68,7 @@ class LineFileStore(PathStore):
         self._locked = False
         self._cursor = 0
         self._whole_file = False
+        self._moved = False  # opened another file than the one read so far: read from the top
         self._start_format()
 
     # -- what each format says --------------------------------------------------------
@@ -90,6 +91,7 @@ class LineFileStore(PathStore):
     # -- reading -------------------------------------------------------------------------
 
     def _open(self, writable: bool) -> None:
+        previous = self._ino
         self._close()
         flags = os.O_RDWR | os.O_CREAT if writable else os.O_RDONLY
         created = writable and self.durable == "fsync" and not self.path.exists()
@@ -111,6 +113,13 @@ class LineFileStore(PathStore):
             ) from error
         self._fd, self._writable = fd, writable
         self._ino = os.fstat(fd).st_ino
+        if self._ino != previous:
+            # Another file now (replaced by a rewrite, or removed and made again): what was
+            # read of the old one says nothing of where this one's records are.
+            self._cursor = 0
+            self._whole_file = False
+            self._start_format()
+            self._moved = True
 
     def _close(self) -> None:
         if self._fd is not None:
@@ -135,6 +144,8 @@ class LineFileStore(PathStore):
             else:
                 size = info.st_size  # the same inode: no need to ask the descriptor
         assert self._fd is not None
+        if self._moved:
+            self._moved, restart = False, True
         if size < 0:
             size = os.fstat(self._fd).st_size
         if restart or size < self._cursor or (self._whole_file and size != self._cursor):

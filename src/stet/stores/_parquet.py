@@ -82,6 +82,7 @@ class ParquetStore(PathStore):
             :class:`~stet.errors.LockTimeoutError`.
         fold_every: Fold the journal into the Parquet file once it holds this many records
             (default 1000), or 10% of the file's rows if that is more.
+        lease: Seconds a claim holds unless renewed (default 60).
 
     Raises:
         MissingExtraError: If pyarrow is not installed.
@@ -94,12 +95,13 @@ class ParquetStore(PathStore):
         durable: Durability = "process",
         lock_timeout: float = 60.0,
         fold_every: int | None = None,
+        lease: float = 60.0,
     ) -> None:
         if fold_every is not None and (type(fold_every) is not int or fold_every < 1):
             raise ValueError(f"fold_every must be a positive int or None, not {fold_every!r}")
         if find_spec("pyarrow") is None:
             raise _missing_pyarrow()
-        super().__init__(path, durable=durable, lock_timeout=lock_timeout)
+        super().__init__(path, durable=durable, lock_timeout=lock_timeout, lease=lease)
         self.fold_every = fold_every
         _LIVE.add(self)
 
@@ -117,7 +119,7 @@ class ParquetStore(PathStore):
                 self._journal._close()
 
     def _config_attributes(self) -> frozenset[str]:
-        return frozenset({"path", "durable", "lock_timeout", "fold_every"})
+        return frozenset({"path", "durable", "lock_timeout", "lease", "fold_every"})
 
     def _reset_handles(self) -> None:
         self._main_fd: int | None = None

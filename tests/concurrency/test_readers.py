@@ -1,0 +1,65 @@
+"""Readers in a loop while writers append: every read parses, with stet and with other tools."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sqlite3
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+import stet
+from tests.concurrency.test_claims import finish, start_worker
+
+pd = pytest.importorskip("pandas")
+
+
+def _read_with_its_own_tool(path: Path) -> int:
+    """Return how many records a tool other than stet reads from the store."""
+    if not path.exists():
+        return 0
+    if path.suffix == ".csv":
+        return len(pd.read_csv(path))
+    if path.suffix == ".jsonl":
+        return len(pd.read_json(path, lines=True)) if path.stat().st_size else 0
+    if path.suffix == ".json":
+        text = path.read_text()
+        return len(json.loads(text)) if text else 0
+    if path.suffix == ".sqlite":
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if "stet_records" not in tables:
+                return 0
+            return int(conn.execute("SELECT count(*) FROM stet_records").fetchone()[0])
+    return len(pd.read_parquet(path)) if path.stat().st_size else 0
+
+
+def test_readers_during_writes_never_fail_to_parse(store_path: Path, tmp_path: Path) -> None:
+    """4 writers x 300 keys while this process reads in a loop with status, records, load and
+    the format's own tool: no read raises or warns, and counts only grow."""
+    log = tmp_path / "log"
+    writers = [start_worker(store_path, 1000 * w, 300, log) for w in range(4)]
+    reads = 0
+    seen = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a corrupt line is a parse error here
+        while any(w.poll() is None for w in writers) or reads < 5:
+            count = len(stet.records(store_path))
+            assert count >= seen
+            seen = count
+            assert len(stet.load(store_path)) >= count
+            if store_path.exists():
+                with contextlib.redirect_stdout(io.StringIO()) as out:
+                    stet.status(store_path)
+                assert "completed experiments recorded" in out.getvalue()
+            _read_with_its_own_tool(store_path)
+            reads += 1
+            time.sleep(0.01)
+    finish(writers)
+    assert len(stet.records(store_path)) == 1200
+    assert _read_with_its_own_tool(store_path) >= (1200 if store_path.suffix != ".parquet" else 0)
+    assert reads >= 5

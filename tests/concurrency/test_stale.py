@@ -1,0 +1,96 @@
+"""What killed writers leave behind (temporary files, claims) does not block or litter for long."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import stet
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_temporary_files_of_dead_writers_are_cleared_by_the_next_rewrite(tmp_path: Path) -> None:
+    """A temporary file left by a writer killed mid-rewrite (main file or side record) goes at the
+    next rewrite; one of a live writer stays."""
+    path = tmp_path / "runs.csv"
+    dead = _dead_pid()
+    stale = tmp_path / f".runs.csv.{dead}.deadbeef.stet-tmp"
+    live = tmp_path / f".runs.csv.{os.getpid()}.cafecafe.stet-tmp"
+    side = tmp_path / "runs.csv.stet"
+    side.mkdir()
+    side_stale = side / f".status.jsonl.{dead}.deadbeef.stet-tmp"
+    for leftover in (stale, live, side_stale):
+        leftover.write_text("half a rewrite")
+
+    @stet.once(store=path, verbose=False, on_error="continue")
+    def f(x: int) -> int:
+        if x < 0:
+            raise ValueError(x)
+        return x
+
+    @stet.once(store=path, verbose=False)
+    def wider(x: int, y: int) -> int:
+        return x + y
+
+    f(1)
+    assert stale.exists()
+    wider(1, 2)  # a new column: the CSV is rewritten
+    assert not stale.exists()
+    assert live.exists()
+    assert f(-1) is None  # recorded as failed in the side record
+    assert f.forget(-1) == 0  # rewrites the side record without it
+    assert not side_stale.exists()
+    assert [r["x"] for r in stet.records(path, func="f")] == [1]
+
+
+KILLED_HOLDER = """
+import os, signal, stet, sys
+@stet.once(store=sys.argv[1], key=["k"], verbose=False)
+def f(k):
+    os.kill(os.getpid(), signal.SIGKILL)
+f(0)
+"""
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".sqlite"])
+def test_a_claim_of_a_killed_worker_neither_blocks_nor_shows_as_running(
+    tmp_path: Path, suffix: str
+) -> None:
+    """A worker killed while running leaves a claim: it is not reported as running, the key runs
+    at the next call, and the side record is tidied when that process exits."""
+    path = tmp_path / f"runs{suffix}"
+    killed = subprocess.run([sys.executable, "-c", KILLED_HOLDER, str(path)], check=False)
+    assert killed.returncode == -9
+    assert stet.records(path, status="running") == []
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import stet, sys\n"
+            "@stet.once(store=sys.argv[1], key=['k'], verbose=False)\n"
+            "def f(k):\n    return k\n"
+            "print(f(0))",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == "0\n"
+    assert [r["k"] for r in stet.records(path)] == [0]
+    assert stet.records(path, status="all") == stet.records(path)
+    if suffix == ".csv":
+        assert not (tmp_path / "runs.csv.stet").exists()
