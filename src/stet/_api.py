@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from stet._keys import PREFIX
-from stet._records import EXPIRES, RESULT, STARTED, TIMESTAMP
+from stet._records import EXPIRES, STARTED, TIMESTAMP
 from stet._resolve import DEFAULT_STORE, open_store
-from stet._results import SCALAR
+from stet._results import key_columns
 from stet.errors import MissingExtraError
 from stet.stores._base import Store, matches
 
@@ -62,7 +60,7 @@ def status(store_path: StoreArg = DEFAULT_STORE) -> None:
     stamps = [str(r[TIMESTAMP]) for r in done if r.get(TIMESTAMP)]
     if stamps:
         print(f"[stet] Last run: {max(stamps)}")
-    columns = dict.fromkeys(c for r in done for c in r if c not in _result_names(r))
+    columns = dict.fromkeys(c for r in done for c in r if c in key_columns(r))
     if columns:
         print(f"[stet] Key columns: {', '.join(columns)}")
 
@@ -172,17 +170,6 @@ def load(
         if column in frame.columns:
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
     return frame
-
-
-def _result_names(row: dict[str, Any]) -> set[str]:
-    """Return the columns of a typed row that are not key columns: provenance and result."""
-    names = {c for c in row if c.startswith(PREFIX)}
-    marker = row.get(RESULT)
-    if marker == SCALAR:
-        names.add(SCALAR)
-    elif isinstance(marker, str):
-        names.update(json.loads(marker))
-    return names
 
 
 def _where(store: Store) -> str:

@@ -28,7 +28,7 @@ from stet._records import ERROR, done_row, failed_row, running_row
 from stet._resolve import DEFAULT_STORE, open_store
 from stet._results import result_columns, saved_result
 from stet.errors import ResultNameError, StetWarning, StoreError
-from stet.stores._base import Store
+from stet.stores._base import Store, matches
 from stet.stores._index import FunctionIndex, StateIndex, joined
 
 __all__ = ["AsyncOnce", "Once", "once"]
@@ -57,6 +57,7 @@ class _Run:
     started: float
     token: str | None
     states: StateIndex | None
+    expires: float = 0.0  # until when its claim surely holds (its last write + the lease)
 
 
 @dataclass
@@ -147,9 +148,10 @@ class _OnceBase(Generic[P, R]):
     def _begin(self, index: FunctionIndex, key: str, values: list[Any]) -> _Run | _Skip:
         """Decide, after a miss in the index, whether this call runs; claim its key if so."""
         store = self.store
-        store.refresh()  # read what other processes recorded since the last look
-        if self._is_done(index, key, values):
-            return _Skip(self._skip(index, key, values))
+        if not self._claim:  # (a claim reads what is new under the lock, and says if done)
+            store.refresh()  # read what other processes recorded since the last look
+            if self._is_done(index, key, values):
+                return _Skip(self._skip(index, key, values))
         states = None
         if self._claim or not self._retry_failed:
             states = self._states or self._open_states()
@@ -166,7 +168,8 @@ class _OnceBase(Generic[P, R]):
         if self._claim:
             assert states is not None
             token = run.token = new_token()
-            row = running_row(self._ident, stored, started, token, started + store.lease)
+            run.expires = started + store.lease
+            row = running_row(self._ident, stored, started, token, run.expires)
             # Held before it is written: a claim of this process that the heartbeat does not
             # hold counts as let go, and a compaction in store.claim would drop it.
             HEARTBEAT.hold(token, store.lease, functools.partial(self._renew, run))
@@ -249,10 +252,12 @@ class _OnceBase(Generic[P, R]):
         """Extend a running claim (called by the heartbeat); False once it is no longer ours."""
         assert run.token is not None
         now = time.time()
-        row = running_row(
-            self._ident, run.stored, run.started, run.token, now + self.store.lease, written=now
-        )
-        return self.store.side_write(row, functools.partial(self._still_ours, run, renewing=True))
+        expires = now + self.store.lease
+        row = running_row(self._ident, run.stored, run.started, run.token, expires, written=now)
+        kept = self.store.side_write(row, functools.partial(self._still_ours, run, renewing=True))
+        if kept:
+            run.expires = expires
+        return kept
 
     def _still_ours(self, run: _Run, renewing: bool = False) -> bool:
         """Return whether a run may still write (called under the store's lock, caught up).
@@ -263,6 +268,8 @@ class _OnceBase(Generic[P, R]):
         assert run.states is not None
         if self._is_done(run.index, run.key, run.values):
             return False  # another worker completed it
+        if not renewing and time.time() < run.expires:
+            return True  # the claim cannot have lapsed, so nobody took it over: no need to look
         self.store.side().refresh()
         owner = run.states.owner(run.key)
         return owner == run.token or (owner is None and not renewing)
@@ -373,6 +380,9 @@ class _OnceBase(Generic[P, R]):
     def forget(self, *args: P.args, **kwargs: P.kwargs) -> int:
         """Remove this call's records, completed or failed, so that it runs again.
 
+        A string argument also matches a stored value whose ``str()`` equals it, as in
+        :func:`stet.reset`: ``f.forget(alpha="0.1", seed="1")`` forgets ``f(0.1, 1)``.
+
         Args:
             *args: As for the function.
             **kwargs: As for the function.
@@ -383,13 +393,17 @@ class _OnceBase(Generic[P, R]):
         values = self._plan.values(args, kwargs)
         wanted = joined(self._ident.tokens(values))
         legacy = joined([str(v) for v in values])
+        texts = dict(zip(self._plan.names, values, strict=True))
+        by_text = any(isinstance(v, str) for v in values)
         index = self._index or self._open_index()
         states = self._states or self._open_states()
 
         def where(store: Store, row: dict[str, Any]) -> bool:
-            if store is not self.store:  # the side record: failed and running entries
-                return states.key_of(row) == wanted
-            return index.key_of(row) == wanted or index.legacy_key_of(row) == legacy
+            ours = states if store is not self.store else index  # the side record, or not
+            found = ours.key_of(row)
+            if found is not None:
+                return found == wanted or (by_text and matches(store, row, texts, None))
+            return ours is index and index.legacy_key_of(row) == legacy
 
         return self.store.delete(where)
 

@@ -18,12 +18,12 @@ from stet.errors import KeyNameError, UnencodableValueError
 if TYPE_CHECKING:
     import inspect
 
-__all__ = ["PREFIX", "FunctionIdentity", "KeyPlan"]
+__all__ = ["MAX_NAME_BYTES", "PREFIX", "FunctionIdentity", "KeyPlan"]
 
 PREFIX = "_stet_"
 """Names with this prefix belong to stet's provenance columns."""
 
-_MAX_NAME_BYTES = 63  # PostgreSQL truncates longer identifiers, which would merge two columns
+MAX_NAME_BYTES = 63  # PostgreSQL truncates longer identifiers, which would merge two columns
 _POSITIONAL = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")  # inspect is imported on decoration
 _VARIADIC = ("VAR_POSITIONAL", "VAR_KEYWORD")
 
@@ -198,7 +198,7 @@ def _select_key(
 ) -> tuple[str, ...]:
     usable = [p.name for p in params.values() if p.kind.name not in _VARIADIC]
     for name in usable:
-        if name.startswith(PREFIX):
+        if name.casefold().startswith(PREFIX):  # SQL column names ignore case
             raise KeyNameError(
                 f"{func}() has a parameter {name!r}: the prefix {PREFIX!r} is reserved for "
                 "stet's own columns. Rename the parameter.",
@@ -230,9 +230,9 @@ def _select_key(
 def _check_column_names(func: str, names: list[str]) -> None:
     folded: dict[str, str] = {}
     for name in names:
-        if len(name.encode("utf-8")) > _MAX_NAME_BYTES:
+        if len(name.encode("utf-8")) > MAX_NAME_BYTES:
             raise KeyNameError(
-                f"key parameter {name!r} of {func}() is longer than {_MAX_NAME_BYTES} bytes, "
+                f"key parameter {name!r} of {func}() is longer than {MAX_NAME_BYTES} bytes, "
                 "which SQL stores cannot keep apart; shorten it or leave it out of the key.",
                 parameter=name,
             )

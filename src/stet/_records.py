@@ -167,7 +167,10 @@ def failed_row(
 
     row = done_row(ident, values, started, finished)
     row[STATUS] = Status.FAILED.value
-    message = str(error)
+    try:
+        message = str(error)
+    except Exception:  # an exception whose __str__ fails must still be recorded, and re-raised
+        message = "(its message could not be read: str() raised)"
     row[ERROR] = f"{type(error).__qualname__}: {message}" if message else type(error).__qualname__
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     row[TRACEBACK] = text[-20_000:]

@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stet._encoding import Encoders, normalize
-from stet._keys import PREFIX
+from stet._keys import MAX_NAME_BYTES, PREFIX
 from stet._records import RESULT, Row
 from stet.errors import ResultNameError, StetWarning, UnencodableValueError
 
-__all__ = ["SCALAR", "result_columns", "saved_result"]
+__all__ = ["SCALAR", "key_columns", "result_columns", "saved_result"]
 
 SCALAR = "result"
 """The column of a result that is not a mapping, and its marker in ``_stet_result``."""
@@ -44,18 +44,16 @@ def result_columns(value: Any, key: tuple[str, ...], encoders: Encoders, label: 
             with ``_stet_``; or if the value is not a mapping and a key parameter is ``result``.
     """
     entries = dict(value) if isinstance(value, Mapping) else {SCALAR: value}
-    clashes = [
-        name
-        for name in entries
-        if not isinstance(name, str) or name in key or name.startswith(PREFIX)
-    ]
+    clashes = _bad_names(list(entries), key)
     if clashes:
         shown = ", ".join(map(repr, clashes))
         raise ResultNameError(
             f"{label} returned a result named {shown}, which cannot be a column of its record: "
-            f"result names must be strings, not start with {PREFIX!r} and differ from the key "
-            f"({', '.join(key)}). Rename the entry, or return a mapping (a non-mapping result "
-            f"is stored as {SCALAR!r}). The run was not recorded as completed.",
+            f"result names must be strings of printable characters, at most {MAX_NAME_BYTES} "
+            f"bytes, not start with {PREFIX!r}, and differ from each other and from the key "
+            f"({', '.join(key)}) in more than case (SQL columns ignore case). Rename the entry, "
+            f"or return a mapping (a non-mapping result is stored as {SCALAR!r}). The run was "
+            "not recorded as completed.",
             names=[str(n) for n in clashes],
         )
     columns: Row = {}
@@ -80,6 +78,25 @@ def result_columns(value: Any, key: tuple[str, ...], encoders: Encoders, label: 
     return columns
 
 
+def _bad_names(names: list[object], key: tuple[str, ...]) -> list[object]:
+    """Return the result names that cannot be columns beside each other and the key."""
+    taken = {name.casefold() for name in key}
+    bad = []
+    for name in names:
+        if (
+            not isinstance(name, str)
+            or not name
+            or not name.isprintable()
+            or len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES
+            or name.casefold().startswith(PREFIX)
+            or name.casefold() in taken
+        ):
+            bad.append(name)
+        else:
+            taken.add(name.casefold())
+    return bad
+
+
 def saved_result(saved: Row | None, decode: Callable[[Any], Any]) -> Any:
     """Return the value a skipped call answers, from the raw result cells of its record.
 
@@ -96,3 +113,17 @@ def saved_result(saved: Row | None, decode: Callable[[Any], Any]) -> Any:
     if marker == SCALAR:
         return decode(saved[SCALAR]) if SCALAR in saved else None
     return {name: decode(saved[name]) for name in json.loads(marker) if name in saved}
+
+
+def key_columns(row: Mapping[str, Any]) -> set[str]:
+    """Return the key columns of a typed row: neither provenance nor a saved result.
+
+    Args:
+        row: A row with typed values.
+
+    Returns:
+        The names of its key parameters' columns.
+    """
+    marker = row.get(RESULT)
+    results = {SCALAR} if marker == SCALAR else set(json.loads(marker)) if marker else set()
+    return {name for name in row if not name.startswith(PREFIX) and name not in results}

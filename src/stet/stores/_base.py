@@ -38,6 +38,7 @@ from stet._claims import lapsed
 from stet._encoding import token
 from stet._keys import PREFIX, FunctionIdentity
 from stet._records import FUNC, PROVENANCE, STATUS, VERSION, Row, Status, is_legacy
+from stet._results import key_columns
 from stet.errors import ForeignFileError, StoreError
 from stet.stores._index import FunctionIndex, StateIndex, holder_of
 
@@ -234,8 +235,8 @@ class Store(abc.ABC):
                 self._append(raw)
             self._count += 1
             for other in self._live_indexes():
-                if other is index and key and other.results is None:
-                    other.done.add(key)
+                if other is index and key:
+                    other.note(key, raw)
                 else:
                     other.add((raw,))
             return True
@@ -267,7 +268,7 @@ class Store(abc.ABC):
                     holder = states.holder(key)
                     if holder is not None and not lapsed(holder):
                         return "busy"
-                    side.record(row)
+                    side.record(row, index=states, key=key)
                     self._compact_side()
                     if not self._claimed:
                         self._claimed = True
@@ -422,7 +423,9 @@ class Store(abc.ABC):
     def _side_records(self, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Return the side record's current entries: the latest of each key not since completed.
 
-        A claim that lapsed is left out: nobody runs that key.
+        A claim that lapsed is left out: nobody runs that key. A completed run matches an entry
+        when it has the same key columns with the same values (a key changed since, by a new
+        parameter, tells them apart; the decorator's own index knows the defaults, this cannot).
         """
         side = self.side()
         latest = {_side_identity(row, side.decode): row for row in side.rows()}
@@ -440,7 +443,7 @@ class Store(abc.ABC):
                 completed[label] = {
                     tuple(token(r[n]) for n in names)
                     for r in done
-                    if (r.get(FUNC), r.get(VERSION)) == label[:2] and all(n in r for n in names)
+                    if (r.get(FUNC), r.get(VERSION)) == label[:2] and key_columns(r) == set(names)
                 }
             if tuple(token(typed[n]) for n in names) not in completed[label]:
                 out.append(typed)

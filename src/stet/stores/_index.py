@@ -121,6 +121,17 @@ class FunctionIndex:
         if self.results is not None:
             self.results.clear()
 
+    def note(self, key: str, row: Row) -> None:
+        """Take in a row just written for a key the caller computed (no decoding needed).
+
+        Args:
+            key: The row's key, as :meth:`key_of` would find it.
+            row: The raw row.
+        """
+        self.done.add(key)
+        if self.results is not None:
+            self.results[key] = self._result_cells(row)
+
     def add(self, rows: Iterable[Row]) -> None:
         """Take in rows read from the store; rows of other functions are ignored.
 
@@ -314,6 +325,10 @@ class StateIndex(FunctionIndex):
             key = self.key_of(row, seen) if FUNC in row else None
             if key is not None:
                 self.latest[key] = row
+
+    def note(self, key: str, row: Row) -> None:
+        """Take in a side-record row just written for a key the caller computed."""
+        self.latest[key] = row
 
     def failed(self, key: str) -> bool:
         """Return whether the latest entry of a key is a failure."""

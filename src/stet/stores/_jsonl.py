@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from stet._encoding import from_json, to_json
@@ -101,8 +103,25 @@ class SideFile(JSONLinesStore):
     """The side record of a file store: failed and running runs, as JSON Lines.
 
     It lives in the directory stet keeps beside the store (``runs.csv.stet/status.jsonl``),
-    created on the first write.
+    created on the first write. It takes no lock of its own: it is written only under the
+    store's lock (:meth:`stet.stores._base.Store.claim`, ``side_write``, compaction, reset).
     """
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        # The caller holds the store's lock, so no other process writes here; only make sure
+        # this is the file now at the path (another process may have compacted or removed it).
+        try:
+            same = self._fd is not None and os.stat(self.path).st_ino == self._ino
+        except FileNotFoundError:
+            same = False
+        if not same or not self._writable:
+            self._open(writable=True)
+        self._locked = True
+        try:
+            yield
+        finally:
+            self._locked = False
 
     def _open(self, writable: bool) -> None:
         if writable:
