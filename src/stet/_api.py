@@ -97,7 +97,7 @@ def reset(store_path: StoreArg = DEFAULT_STORE, key_dict: Mapping[str, Any] | No
         return count
     if not key_dict:
         raise ValueError("reset(key_dict={}) would match every row; pass None to clear the store")
-    rows = store.rows() if store.exists() else []
+    rows = store.records(status="all") if store.exists() else []
     known = {c for row in rows for c in row}
     unknown = [c for c in key_dict if c not in known]
     if unknown:

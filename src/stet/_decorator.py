@@ -388,7 +388,7 @@ class _OnceBase(Generic[P, R]):
             **kwargs: As for the function.
 
         Returns:
-            How many records of completed runs were removed.
+            How many records were removed, completed or failed.
         """
         values = self._plan.values(args, kwargs)
         wanted = joined(self._ident.tokens(values))

@@ -472,14 +472,20 @@ class Store(abc.ABC):
                 the side record's own form) and the row; true means remove it.
 
         Returns:
-            How many rows of completed runs were removed.
+            How many records of runs were removed: completed, and failed (a claim is not a
+            record of a run, and is not counted).
         """
         removed = 0
+        failed = Status.FAILED.value
 
         def select(rows: list[Row]) -> list[Row]:
             nonlocal removed
-            keep = [row for row in rows if not where(self, row)]
-            removed = len(rows) - len(keep)
+            keep = []
+            for row in rows:
+                if not where(self, row):
+                    keep.append(row)
+                elif not self._is_side or self.decode(row.get(STATUS)) == failed:
+                    removed += 1
             return keep
 
         with self._lock:
@@ -487,7 +493,7 @@ class Store(abc.ABC):
             with self._exclusive():
                 self._rewrite_locked(select)
                 if not self._is_side and self._side_exists():
-                    self.side().delete(where)
+                    removed += self.side().delete(where)
             return removed
 
     def rewrite(self, select: Callable[[list[Row]], list[Row]]) -> list[Row]:
