@@ -364,10 +364,11 @@ def test_errors_pickle_with_their_data(tmp_path: Path) -> None:
 
 
 def test_import_stet_pulls_no_heavy_modules() -> None:
-    """import stet imports neither pandas, pyarrow nor numpy."""
+    """import stet imports neither pandas, pyarrow nor numpy, nor the costly parts of the
+    standard library that only decoration or a first store use (inspect, pathlib, hashlib)."""
+    heavy = ("pandas", "pyarrow", "numpy", "inspect", "pathlib", "hashlib", "sqlite3", "socket")
     result = run_python(
-        "import sys, stet\n"
-        "print(sorted(m for m in ('pandas', 'pyarrow', 'numpy') if m in sys.modules))"
+        f"import sys, stet\nprint(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     assert result.stdout.strip() == "[]", result.stderr
 

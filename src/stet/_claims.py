@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable
 
 from stet._records import host, iso
 
-__all__ = ["HEARTBEAT", "Heartbeat", "lapsed", "new_token"]
+__all__ = ["HEARTBEAT", "Heartbeat", "alive", "lapsed", "new_token"]
 
 
 def _process_start(pid: int) -> str:
@@ -47,6 +46,8 @@ def new_token() -> str:
     pid = os.getpid()
     prefix = _PREFIX.get(pid)
     if prefix is None:
+        import secrets  # here: it imports hashlib, which `import stet` need not pay for
+
         prefix = _PREFIX[pid] = f"{_process_start(pid)}-{secrets.token_hex(6)}"
     return f"{prefix}.{next(_COUNT)}"
 
@@ -68,14 +69,15 @@ def lapsed(holder: tuple[str, str, int, str], now: float | None = None) -> bool:
         return False  # another machine: only the lease tells
     if pid == os.getpid():
         return not HEARTBEAT.holds(token)  # ours, unless this process let it go
-    if not _alive(pid):
+    if not alive(pid):
         return True
     start = token.split("-", 1)[0]
     found = _process_start(pid)
     return bool(start and found and start != found)  # the pid now belongs to someone else
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Return whether a process of this pid exists on this host."""
     if pid <= 0:
         return False
     try:

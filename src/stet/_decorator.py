@@ -18,7 +18,6 @@ import time
 import types
 import warnings
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, cast, overload
 
 from stet._claims import HEARTBEAT, new_token
@@ -46,25 +45,36 @@ flood the terminal, nor cost more than the skips themselves)."""
 _PLAIN = (int, float, str, bool, type(None))
 
 
-@dataclass
 class _Run:
-    """One call that won its key and runs: what finishing it needs."""
+    """One call that won its key and runs: what finishing it needs.
 
-    index: FunctionIndex
-    key: str
-    values: list[Any]
-    stored: dict[str, Any]
-    started: float
-    token: str | None
-    states: StateIndex | None
-    expires: float = 0.0  # until when its claim surely holds (its last write + the lease)
+    (A plain class: ``dataclasses`` imports ``inspect``, which ``import stet`` avoids.)
+    """
+
+    __slots__ = ("expires", "index", "key", "started", "states", "stored", "token", "values")
+
+    def __init__(
+        self,
+        index: FunctionIndex,
+        key: str,
+        values: list[Any],
+        stored: dict[str, Any],
+        started: float,
+        token: str | None,
+        states: StateIndex | None,
+    ) -> None:
+        self.index, self.key, self.values, self.stored = index, key, values, stored
+        self.started, self.token, self.states = started, token, states
+        self.expires = 0.0  # until when its claim surely holds (its last write + the lease)
 
 
-@dataclass
 class _Skip:
     """A call that does not run, and what it answers."""
 
-    answer: Any
+    __slots__ = ("answer",)
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
 
 
 class _OnceBase(Generic[P, R]):

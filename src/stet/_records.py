@@ -130,17 +130,7 @@ def done_row(
     Returns:
         Key columns, then provenance columns; ``_stet_version`` only when a version is set.
     """
-    row: Row = dict(values)
-    row[TIMESTAMP] = iso(finished)
-    row[STARTED] = iso(started)
-    row[DURATION] = round(finished - started, 6)
-    row[STATUS] = Status.DONE.value
-    row[FUNC] = ident.name
-    if ident.version is not None:
-        row[VERSION] = ident.version
-    row[HOST] = host()
-    row[PID] = os.getpid()
-    return row
+    return _row(ident, values, finished, started, Status.DONE, round(finished - started, 6))
 
 
 def failed_row(
@@ -198,17 +188,32 @@ def running_row(
     Returns:
         The row, status ``running``; its ``_stet_timestamp`` is when it was written.
     """
+    row = _row(ident, values, started if written is None else written, started, Status.RUNNING)
+    row[OWNER] = owner
+    row[EXPIRES] = iso(expires)
+    return row
+
+
+def _row(
+    ident: FunctionIdentity,
+    values: Mapping[str, Any],
+    stamp: float,
+    started: float,
+    status: Status,
+    duration: float | None = None,
+) -> Row:
+    """Return key columns, then the provenance every row has, in the order of PROVENANCE."""
     row: Row = dict(values)
-    row[TIMESTAMP] = iso(started if written is None else written)
+    row[TIMESTAMP] = iso(stamp)
     row[STARTED] = iso(started)
-    row[STATUS] = Status.RUNNING.value
+    if duration is not None:
+        row[DURATION] = duration
+    row[STATUS] = status.value
     row[FUNC] = ident.name
     if ident.version is not None:
         row[VERSION] = ident.version
     row[HOST] = host()
     row[PID] = os.getpid()
-    row[OWNER] = owner
-    row[EXPIRES] = iso(expires)
     return row
 
 

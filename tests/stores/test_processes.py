@@ -56,11 +56,11 @@ def test_processes_creating_a_store_together_lose_nothing(store_path: Path) -> N
 
 
 def test_concurrent_writers_on_disjoint_keys_lose_nothing(store_path: Path) -> None:
-    """8 processes x 150 disjoint keys: 1,200 records, no duplicate, every process's pid present."""
-    _run_writers(store_path, workers=8, count=150)
+    """8 processes x 1,000 disjoint keys: 8,000 records, no duplicate, every process's pid present."""
+    _run_writers(store_path, workers=8, count=1000)
     rows = stet.records(store_path)
     keys = [(r["worker"], r["i"]) for r in rows]
-    assert len(keys) == 1200
-    assert len(set(keys)) == 1200
+    assert len(keys) == 8000
+    assert len(set(keys)) == 8000
     assert len({r["_stet_pid"] for r in rows}) == 8
     assert os.getpid() not in {r["_stet_pid"] for r in rows}

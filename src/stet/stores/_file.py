@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from stet._claims import alive
 from stet._records import Row
 from stet.errors import CorruptLineWarning, ForeignFileError, LockTimeoutError, StoreError
 from stet.stores._base import PathStore, fsync_directory
@@ -353,7 +354,7 @@ class LineFileStore(PathStore):
                 pid = int(tmp.name[len(self.path.name) + 2 :].split(".", 1)[0])
             except ValueError:
                 continue
-            if not _alive(pid):
+            if not alive(pid):
                 tmp.unlink(missing_ok=True)
 
     def _remove(self) -> None:
@@ -369,16 +370,6 @@ class LineFileStore(PathStore):
                 yield raw.decode("utf-8")
             except UnicodeDecodeError:
                 yield None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # fdatasync writes the data and the metadata needed to read it back (the new size), skipping

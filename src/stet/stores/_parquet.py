@@ -43,6 +43,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from stet._claims import alive
 from stet._encoding import from_json, to_cell, to_json
 from stet._keys import PREFIX
 from stet._records import PROVENANCE, TIMESTAMP, Row
@@ -54,7 +55,6 @@ from stet.errors import (
     StoreError,
 )
 from stet.stores._base import Durability, PathStore, fsync_directory
-from stet.stores._file import _alive
 from stet.stores._jsonl import JSONLinesStore
 
 __all__ = ["ParquetStore"]
@@ -453,7 +453,7 @@ class ParquetStore(PathStore):
     def _sweep_temporaries(self) -> None:
         for tmp in self.path.parent.glob(f".{self.path.name}.*{_TMP_SUFFIX}"):
             pid = tmp.name[len(self.path.name) + 2 :].split(".", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not alive(int(pid)):
                 tmp.unlink(missing_ok=True)
 
     def _fold_at_exit(self) -> None:
