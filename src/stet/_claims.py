@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from stet._records import host, iso
+from stet._records import pid as current_pid
 
 __all__ = ["HEARTBEAT", "Heartbeat", "alive", "lapsed", "new_token"]
 
@@ -43,7 +44,7 @@ def new_token() -> str:
         process that reach the same key do not both own it, and tied to this very process, not
         its pid. (The random part is drawn once per process: a draw per claim cost 13 us.)
     """
-    pid = os.getpid()
+    pid = current_pid()
     prefix = _PREFIX.get(pid)
     if prefix is None:
         import secrets  # here: it imports hashlib, which `import stet` need not pay for
@@ -67,7 +68,7 @@ def lapsed(holder: tuple[str, str, int, str], now: float | None = None) -> bool:
         return True
     if where != host():
         return False  # another machine: only the lease tells
-    if pid == os.getpid():
+    if pid == current_pid():
         return not HEARTBEAT.holds(token)  # ours, unless this process let it go
     if not alive(pid):
         return True
@@ -93,7 +94,7 @@ class Heartbeat:
     """Renews this process's live claims from a daemon thread, every third of their lease."""
 
     def __init__(self) -> None:
-        self._pid = os.getpid()
+        self._pid = current_pid()
         self._lock = threading.Lock()
         self._held: dict[str, tuple[float, Callable[[], bool]]] = {}
         self._wake = threading.Event()
@@ -101,8 +102,8 @@ class Heartbeat:
         self._asleep_until = 0.0  # when the thread wakes next (monotonic), if it runs
 
     def _check_process(self) -> None:
-        if self._pid != os.getpid():  # a forked child holds none of its parent's claims
-            self._pid = os.getpid()
+        if self._pid != current_pid():  # a forked child holds none of its parent's claims
+            self._pid = current_pid()
             self._lock = threading.Lock()
             self._held = {}
             self._wake = threading.Event()

@@ -43,6 +43,7 @@ __all__ = [
     "host",
     "is_legacy",
     "iso",
+    "pid",
     "running_row",
 ]
 
@@ -103,6 +104,20 @@ def iso(timestamp: float) -> str:
 
 
 _PREFIXES: dict[int, str] = {}
+
+
+def pid() -> int:
+    """Return this process's pid without a system call (a fork updates it in the child).
+
+    The store checks it on every operation, to reopen its files after a fork: ``os.getpid()``
+    there cost a microsecond a time, nine times per new run.
+    """
+    return _PID[0]
+
+
+_PID = [os.getpid()]
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to follow
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
 @cache
@@ -204,8 +219,9 @@ def _row(
 ) -> Row:
     """Return key columns, then the provenance every row has, in the order of PROVENANCE."""
     row: Row = dict(values)
-    row[TIMESTAMP] = iso(stamp)
-    row[STARTED] = iso(started)
+    begun = iso(started)
+    row[TIMESTAMP] = begun if stamp == started else iso(stamp)
+    row[STARTED] = begun
     if duration is not None:
         row[DURATION] = duration
     row[STATUS] = status.value
@@ -213,7 +229,7 @@ def _row(
     if ident.version is not None:
         row[VERSION] = ident.version
     row[HOST] = host()
-    row[PID] = os.getpid()
+    row[PID] = pid()
     return row
 
 

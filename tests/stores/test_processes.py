@@ -40,7 +40,7 @@ def _run_writers(path: Path, workers: int, count: int) -> None:
         )
         for w in range(workers)
     ]
-    errors = [p.communicate(timeout=120)[1] for p in procs]
+    errors = [p.communicate(timeout=240)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * workers, errors
 
 

@@ -38,6 +38,7 @@ from stet._claims import lapsed
 from stet._encoding import token
 from stet._keys import PREFIX, FunctionIdentity
 from stet._records import FUNC, PROVENANCE, STATUS, VERSION, Row, Status, is_legacy
+from stet._records import pid as current_pid
 from stet._results import key_columns
 from stet.errors import ForeignFileError, StoreError
 from stet.stores._index import FunctionIndex, StateIndex, holder_of
@@ -76,21 +77,22 @@ class Store(abc.ABC):
         self._count = 0  # rows read since the top, plus rows appended
         self._kept = 0  # rows kept by the last compaction (side records only)
         self._claimed = False  # whether this process claimed a run here (tidied at exit)
+        self._rows: list[Row] | None = None  # every row read, kept by side records only
         # Weak: an index lives as long as its decorated function. An index holds the store
         # (through its decoder), so a strong map here would be a cycle that keeps closed-over
         # stores, and their file handles, alive until the cyclic collector runs.
-        self._indexes: weakref.WeakValueDictionary[FunctionIdentity, FunctionIndex] = (
-            weakref.WeakValueDictionary()
-        )
+        # (Weak references in a plain dict, not a WeakValueDictionary: iterating one of those
+        # cost 3 us, twice per new run.)
+        self._indexes: dict[FunctionIdentity, weakref.ref[FunctionIndex]] = {}
 
     # -- process-local state -------------------------------------------------------------
 
     def _check_process(self) -> None:
         """Drop every handle inherited from a parent process (after fork) before using any."""
-        if self._pid != os.getpid():
+        if self._pid != current_pid():
             self._lock = threading.RLock()
             self._reset_handles()
-            self._pid = os.getpid()
+            self._pid = current_pid()
             if self._indexes:
                 self._read_into_indexes(restart=True)
 
@@ -122,10 +124,12 @@ class Store(abc.ABC):
         """
         with self._lock:
             self._check_process()
-            found = self._indexes.get(ident)
+            ref = self._indexes.get(ident)
+            found = None if ref is None else ref()
             if found is None:
                 kind = StateIndex if self._is_side else FunctionIndex
-                found = self._indexes[ident] = kind(ident, self.decode)
+                found = kind(ident, self.decode)
+                self._indexes[ident] = weakref.ref(found)
                 self._read_all()  # feeds every index, the new one included
             return found
 
@@ -166,6 +170,7 @@ class Store(abc.ABC):
         if self._side is None:
             side = self._open_side()
             side._is_side = True
+            side._rows = []  # small (compacted), and compacting it then needs no reading
             self._side = side
         return self._side
 
@@ -234,6 +239,8 @@ class Store(abc.ABC):
                     return False
                 self._append(raw)
             self._count += 1
+            if self._rows is not None:
+                self._rows.append(raw)
             for other in self._live_indexes():
                 if other is index and key:
                     other.note(key, raw)
@@ -325,7 +332,7 @@ class Store(abc.ABC):
             return
         self.side().refresh()
         if not self._compact_side(force=True):
-            self.side()._remove()
+            self.side().clear()
             self._remove_side()
 
     def _tidy_at_exit(self) -> None:
@@ -335,8 +342,11 @@ class Store(abc.ABC):
     def _compact_side(self, force: bool = False) -> int:
         """Rewrite the side record without what no longer counts, once it has grown enough.
 
-        Kept: the latest entry of each key, unless the key is completed (as far as this
-        process's indexes know) or the entry is a claim that lapsed. Called under the lock.
+        For the functions indexed in this process, kept is the latest entry of each key, unless
+        the key is completed or the entry is a claim that lapsed; rows of other functions are
+        kept as they are (their own processes compact them). The side-record indexes, fed
+        with the very rows being rewritten, say which row is the latest of its key, so no row
+        is decoded: a compaction costs a few dict look-ups per row. Called under the lock.
 
         Args:
             force: Compact whatever the side record's size.
@@ -347,25 +357,23 @@ class Store(abc.ABC):
         side = self.side()
         if not force and side._count <= 2 * side._kept + _COMPACT_SLACK:
             return side._count
-        done = [
-            (states, index)
-            for states in side._live_indexes()
-            if (index := self._indexes.get(states.ident)) is not None
-        ]
+        encode = side.encode
         now = time.time()
 
         def keep(rows: list[Row]) -> list[Row]:
-            latest = {_side_identity(row, side.decode): row for row in rows}
-            out = []
-            for row in latest.values():
-                if any((k := s.key_of(row)) is not None and k in i.done for s, i in done):
-                    continue
-                if side.decode(row.get(STATUS)) == Status.RUNNING.value and lapsed(
-                    holder_of(row, side.decode), now
-                ):
-                    continue
-                out.append(row)
-            return out
+            ours, kept = set(), set()  # labels of the functions indexed here; ids of rows kept
+            for states in side._live_indexes():
+                assert isinstance(states, StateIndex)
+                index = self._index_of(states.ident)
+                version = states.ident.version
+                ours.add((encode(states.ident.name), None if version is None else encode(version)))
+                for key, row in states.latest.items():
+                    if index is not None and key in index.done:
+                        continue
+                    running = side.decode(row[STATUS]) == Status.RUNNING.value
+                    if not (running and lapsed(holder_of(row, side.decode), now)):
+                        kept.add(id(row))
+            return [r for r in rows if id(r) in kept or (r.get(FUNC), r.get(VERSION)) not in ours]
 
         side._kept = len(side.rewrite(keep))
         return side._kept
@@ -512,13 +520,19 @@ class Store(abc.ABC):
 
     def _rewrite_locked(self, select: Callable[[list[Row]], list[Row]]) -> list[Row]:
         """Do what :meth:`rewrite` does, inside ``_exclusive``."""
-        rows = list(self._read_all())
+        if self._rows is not None:  # kept in memory: only the tail needs reading
+            self._read_into_indexes(restart=False)
+            rows = list(self._rows)
+        else:
+            rows = list(self._read_all())
         keep = select(rows)
         if len(keep) != len(rows):
             self._replace(keep)
             for index in self._live_indexes():
                 index.clear()
                 index.add(keep)
+            if self._rows is not None:
+                self._rows = list(keep)
         self._count = len(keep)
         return keep
 
@@ -534,6 +548,8 @@ class Store(abc.ABC):
             self._claimed = False
             _CLAIMED.discard(self)
             self._count = 0
+            if self._rows is not None:
+                self._rows = []
             for index in self._live_indexes():
                 index.clear()
 
@@ -583,7 +599,14 @@ class Store(abc.ABC):
         """Delete the store's files (called inside ``_exclusive``)."""
 
     def _live_indexes(self) -> list[FunctionIndex]:
-        return list(self._indexes.values())
+        live = [index for ref in self._indexes.values() if (index := ref()) is not None]
+        if len(live) < len(self._indexes):  # some function was dropped: forget its index
+            self._indexes = {i.ident: weakref.ref(i) for i in live}
+        return live
+
+    def _index_of(self, ident: FunctionIdentity) -> FunctionIndex | None:
+        ref = self._indexes.get(ident)
+        return None if ref is None else ref()
 
     def _read_all(self) -> Sequence[Row]:
         # A store of a million records makes millions of small objects at once: the cyclic
@@ -597,6 +620,8 @@ class Store(abc.ABC):
             if paused:
                 gc.enable()
         self._count = len(rows)
+        if self._rows is not None:
+            self._rows = list(rows)
         for index in self._live_indexes():
             index.clear()
             index.add(rows)
@@ -607,6 +632,11 @@ class Store(abc.ABC):
         if not rows and not from_top:
             return  # the common case on a miss: nothing new
         self._count = len(rows) if from_top else self._count + len(rows)
+        if self._rows is not None:
+            if from_top:
+                self._rows = list(rows)
+            else:
+                self._rows.extend(rows)
         for index in self._live_indexes():
             if from_top:
                 index.clear()
