@@ -94,21 +94,15 @@ class Heartbeat:
     """Renews this process's live claims from a daemon thread, every third of their lease."""
 
     def __init__(self) -> None:
-        self._pid = current_pid()
+        self._forget()
+
+    def _forget(self) -> None:
+        """Start afresh (a forked child holds none of its parent's claims, nor its thread)."""
         self._lock = threading.Lock()
         self._held: dict[str, tuple[float, Callable[[], bool]]] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._asleep_until = 0.0  # when the thread wakes next (monotonic), if it runs
-
-    def _check_process(self) -> None:
-        if self._pid != current_pid():  # a forked child holds none of its parent's claims
-            self._pid = current_pid()
-            self._lock = threading.Lock()
-            self._held = {}
-            self._wake = threading.Event()
-            self._thread = None
-            self._asleep_until = 0.0
 
     def hold(self, token: str, lease: float, renew: Callable[[], bool]) -> None:
         """Keep a claim alive until :meth:`drop`.
@@ -118,7 +112,6 @@ class Heartbeat:
             lease: The claim's lease in seconds; it is renewed every third of it.
             renew: Writes the claim again with a later expiry; returns False if it was lost.
         """
-        self._check_process()
         with self._lock:
             self._held[token] = (lease, renew)
             if self._thread is None:
@@ -133,13 +126,11 @@ class Heartbeat:
 
     def drop(self, token: str) -> None:
         """Stop renewing a claim."""
-        self._check_process()
         with self._lock:
             self._held.pop(token, None)
 
     def holds(self, token: str) -> bool:
         """Return whether this process is running the claim with this token."""
-        self._check_process()
         return token in self._held
 
     def _beat(self) -> None:
@@ -193,3 +184,6 @@ def _say(message: str) -> None:
 
 HEARTBEAT = Heartbeat()
 """The process's heartbeat (one thread for every claim it holds)."""
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=HEARTBEAT._forget)

@@ -327,7 +327,8 @@ class _OnceBase(Generic[P, R]):
         if not self._verbose:
             return
         if self._skipped <= _SHOWN_SKIPS:
-            print(f"[stet] Skipping {self._label(values)}{' ' + why if why else ''}")
+            # Flushed: a pool's workers are killed at its end, with what they had not written.
+            print(f"[stet] Skipping {self._label(values)}{' ' + why if why else ''}", flush=True)
         elif self._skipped == _SHOWN_SKIPS + 1:
             print(
                 f"[stet] Skipping further calls of {self._ident.name} without a line each; a "

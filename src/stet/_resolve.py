@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import importlib
 import os
-import weakref
 from typing import Any
 
 from stet.errors import UnknownStoreError
-from stet.stores._base import Store
+from stet.stores._base import Store, shared
 
 __all__ = ["DEFAULT_STORE", "KINDS", "StoreKind", "open_store"]
 
@@ -91,6 +90,7 @@ def open_store(store: str | os.PathLike[str] | Store, **options: Any) -> Store:
         UnknownStoreError: If the path's ending names no kind of store.
     """
     if isinstance(store, Store):
+        shared(store)  # so that stet.reset(path) finds this very object, if none came first
         return store
     if not isinstance(store, (str, os.PathLike)):
         raise UnknownStoreError(
@@ -102,11 +102,4 @@ def open_store(store: str | os.PathLike[str] | Store, **options: Any) -> Store:
     cls = kind.load()  # a store needing an extra imports it on first use, naming the extra
     # One store object per file and options in a process: functions and stet.reset() then
     # share one index, so a reset here is seen at once by every function using that file.
-    ident = (cls, os.path.abspath(path), tuple(sorted(options.items())))
-    found = _OPEN.get(ident)
-    if found is None:
-        found = _OPEN[ident] = cls(path, **options)  # type: ignore[call-arg]
-    return found
-
-
-_OPEN: weakref.WeakValueDictionary[tuple[Any, ...], Store] = weakref.WeakValueDictionary()
+    return shared(cls(path, **options))  # type: ignore[call-arg]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import abc
 import atexit
+import collections
 import contextlib
 import gc
 import os
@@ -46,7 +47,7 @@ from stet.stores._index import FunctionIndex, StateIndex, holder_of
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Durability", "PathStore", "Store", "fsync_directory", "matches"]
+__all__ = ["Durability", "PathStore", "Store", "fsync_directory", "matches", "shared"]
 
 Claimed = Literal["won", "done", "busy"]
 """What :meth:`Store.claim` found: the key is now ours, completed, or run by a live worker."""
@@ -78,6 +79,9 @@ class Store(abc.ABC):
         self._kept = 0  # rows kept by the last compaction (side records only)
         self._claimed = False  # whether this process claimed a run here (tidied at exit)
         self._rows: list[Row] | None = None  # every row read, kept by side records only
+        self._pinned = False  # kept alive by this process (unpickled in a worker), see shared()
+        self._pinned_indexes: dict[FunctionIdentity, FunctionIndex] = {}
+        _STORES.add(self)
         # Weak: an index lives as long as its decorated function. An index holds the store
         # (through its decoder), so a strong map here would be a cycle that keeps closed-over
         # stores, and their file handles, alive until the cyclic collector runs.
@@ -88,9 +92,12 @@ class Store(abc.ABC):
     # -- process-local state -------------------------------------------------------------
 
     def _check_process(self) -> None:
-        """Drop every handle inherited from a parent process (after fork) before using any."""
+        """Drop every handle inherited from a parent process (after fork) before using any.
+
+        (The lock is not replaced here: a thread holding it would then share the store with
+        the next. A fork gives every store a new lock, see ``_new_locks_in_child``.)
+        """
         if self._pid != current_pid():
-            self._lock = threading.RLock()
             self._reset_handles()
             self._pid = current_pid()
             if self._indexes:
@@ -101,6 +108,16 @@ class Store(abc.ABC):
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k in self._config_attributes()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickled through the process's one store per file and options (see shared()), so a
+        # worker that receives the same function a thousand times reads the store once, and
+        # stet.reset() in that process reaches every copy.
+        return (_unpickled, (type(self), self.__getstate__()))
+
+    def config_key(self) -> tuple[Any, ...]:
+        """Return what tells this store apart from another: its class and its options."""
+        return (type(self), *sorted((k, str(v)) for k, v in self.__getstate__().items()))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -130,6 +147,8 @@ class Store(abc.ABC):
                 kind = StateIndex if self._is_side else FunctionIndex
                 found = kind(ident, self.decode)
                 self._indexes[ident] = weakref.ref(found)
+                if self._pinned:  # a worker's store: the next copy of the function reuses it
+                    self._pinned_indexes[ident] = found
                 self._read_all()  # feeds every index, the new one included
             return found
 
@@ -744,6 +763,61 @@ class PathStore(Store):
             "another store path.",
             path=str(self.path),
         )
+
+
+_OPEN: weakref.WeakValueDictionary[tuple[Any, ...], Store] = weakref.WeakValueDictionary()
+"""One store object per class, file and options in this process."""
+
+_PINNED: collections.deque[Store] = collections.deque(maxlen=8)
+"""Stores unpickled in this process, kept alive with their indexes between tasks."""
+atexit.register(_PINNED.clear)  # let them close while the interpreter is whole
+
+
+def shared(store: Store) -> Store:
+    """Return this process's store object with the same class and options, or adopt this one.
+
+    One object per file and options means one index per function and one lock per process,
+    and ``stet.reset(path)`` is seen at once by every function using the file.
+
+    Args:
+        store: A store just created (nothing is opened yet).
+
+    Returns:
+        The store to use: an earlier one with the same options if it is still alive.
+    """
+    key = store.config_key()
+    found = _OPEN.get(key)
+    if found is None:
+        found = _OPEN[key] = store
+    return found
+
+
+def _unpickled(cls: type[Store], state: dict[str, Any]) -> Store:
+    store = cls.__new__(cls)
+    store.__setstate__(state)
+    found = shared(store)
+    if not found._pinned:
+        # A worker of a pool receives the function (and its store) once per task: kept alive
+        # here, the store and its indexes outlive each task's copy of the function, so the
+        # store is read once per worker, not once per task. A few per process, at most.
+        found._pinned = True
+        _PINNED.append(found)
+    return found
+
+
+_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
+"""Every store of this process, to give each a new lock in a forked child."""
+
+
+def _new_locks_in_child() -> None:
+    # A thread of the parent may have held a store's lock when the process forked: in the
+    # child that thread does not exist, and its lock would never be released.
+    for store in list(_STORES):
+        store._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_new_locks_in_child)
 
 
 _CLAIMED: weakref.WeakSet[Store] = weakref.WeakSet()

@@ -18,7 +18,6 @@ How a record is kept safe:
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import secrets
@@ -29,6 +28,7 @@ from contextlib import contextmanager
 
 from stet._claims import alive
 from stet._records import Row
+from stet._records import pid as current_pid
 from stet.errors import CorruptLineWarning, ForeignFileError, LockTimeoutError, StoreError
 from stet.stores._base import PathStore, fsync_directory
 
@@ -57,10 +57,13 @@ class LineFileStore(PathStore):
     """Bytes that follow the last record of a well-formed file (the ``]`` of a JSON array)."""
 
     def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
-        if fd is not None and getattr(self, "_pid", None) == os.getpid():
-            with contextlib.suppress(OSError):  # at interpreter shutdown, os may be half gone
+        # A bare try: at interpreter shutdown, os and contextlib may already be gone.
+        try:
+            fd = self._fd
+            if fd is not None and self._pid == current_pid():
                 os.close(fd)
+        except Exception:
+            pass
 
     def _reset_handles(self) -> None:
         self._fd: int | None = None

@@ -47,6 +47,7 @@ from stet._claims import alive
 from stet._encoding import from_json, to_cell, to_json
 from stet._keys import PREFIX
 from stet._records import PROVENANCE, TIMESTAMP, Row
+from stet._records import pid as current_pid
 from stet.errors import (
     CorruptLineWarning,
     ForeignFileError,
@@ -112,11 +113,14 @@ class ParquetStore(PathStore):
     def __del__(self) -> None:
         # Raw descriptors are not closed by the garbage collector: a process that opens stores
         # in a loop (stet.records in a notebook) would run out of them.
-        with contextlib.suppress(Exception):  # at interpreter shutdown, os may be half gone
-            if self._pid == os.getpid():  # not descriptors inherited from a parent
+        # A bare try: at interpreter shutdown, os and contextlib may already be gone.
+        try:
+            if self._pid == current_pid():  # not descriptors inherited from a parent
                 if self._main_fd is not None:
                     os.close(self._main_fd)
                 self._journal._close()
+        except Exception:
+            pass
 
     def _config_attributes(self) -> frozenset[str]:
         return frozenset({"path", "durable", "lock_timeout", "lease", "fold_every"})

@@ -26,6 +26,7 @@ from typing import Any
 from stet._encoding import from_json, to_json
 from stet._keys import PREFIX
 from stet._records import FUNC, TIMESTAMP, Row
+from stet._records import pid as current_pid
 from stet.errors import ForeignFileError, LockTimeoutError, StoreError
 from stet.stores._base import PathStore
 
@@ -59,6 +60,16 @@ class SQLiteStore(PathStore):
 
     _table = TABLE
     _generation_name = "generation"
+
+    def __del__(self) -> None:
+        # Closed here, not left to the garbage collector, which warns (Python >= 3.13) and may
+        # run late; never a connection inherited from a parent process.
+        # A bare try: at interpreter shutdown, modules may already be gone.
+        try:
+            if self._conn is not None and self._pid == current_pid():
+                self._conn.close()
+        except Exception:
+            pass
 
     def _reset_handles(self) -> None:
         self._conn: sqlite3.Connection | None = None
@@ -341,6 +352,9 @@ class _SideTable(SQLiteStore):
 
     _table = SIDE_TABLE
     _generation_name = "generation:" + SIDE_TABLE
+
+    def __del__(self) -> None:
+        """Nothing: the connection is the store's, which closes it."""
 
     def __init__(self, parent: SQLiteStore) -> None:
         # Weak: the store holds its side table; a strong link back would be a cycle that keeps

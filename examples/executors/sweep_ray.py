@@ -1,0 +1,24 @@
+import time
+
+import ray
+
+import stet
+
+
+@stet.once(store="runs.csv", key=["alpha", "seed"])
+def train(alpha, seed, n_iter=100):
+    time.sleep(0.1)  # the experiment
+    return alpha / (seed + 1)
+
+
+@ray.remote
+def train_task(alpha, seed):
+    return train(alpha, seed)  # ray.remote takes functions, so wrap the decorated one
+
+
+if __name__ == "__main__":
+    grid = [(alpha, seed) for alpha in [0.01, 0.1, 1.0] for seed in range(4)]
+    ray.init(num_cpus=2)
+    losses = ray.get([train_task.remote(alpha, seed) for alpha, seed in grid])
+    ran = [loss for loss in losses if loss is not None]  # None for each run recorded before
+    print(f"{len(ran)} runs now, {len(stet.records('runs.csv'))} recorded in all")
