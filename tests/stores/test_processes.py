@@ -56,7 +56,7 @@ def test_processes_creating_a_store_together_lose_nothing(store_path: Path) -> N
 
 
 def test_concurrent_writers_on_disjoint_keys_lose_nothing(store_path: Path) -> None:
-    """8 processes x 1,000 disjoint keys: 8,000 records, no duplicate, every process's pid present."""
+    """8 processes x 1,000 disjoint keys: 8,000 records, none twice, every process's pid there."""
     _run_writers(store_path, workers=8, count=1000)
     rows = stet.records(store_path)
     keys = [(r["worker"], r["i"]) for r in rows]
