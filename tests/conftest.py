@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +48,12 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+def run_child(code: str, *args: object) -> Any:
+    """Run code in a fresh interpreter; return what it pickled to the file named last in args."""
+    out = Path(str(args[-1]))
+    result = run_python(code, *map(str, args))
+    assert result.returncode == 0, result.stderr
+    with out.open("rb") as handle:
+        return pickle.load(handle)

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import stet
-from tests.conftest import run_python
+from tests.conftest import run_child
 
 #: What the last coroutine raised, kept at module level so a test can compare identities.
 RAISED: list[BaseException] = []
-
-
-def run_child(code: str, *args: Any) -> Any:
-    """Run code in a fresh interpreter; return what it pickled to its last argument."""
-    out = Path(str(args[-1]))
-    result = run_python(code, *map(str, args))
-    assert result.returncode == 0, result.stderr
-    with out.open("rb") as handle:
-        return pickle.load(handle)
 
 
 def test_an_async_function_is_awaited_then_recorded(store_path: Path) -> None:

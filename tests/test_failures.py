@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
-import pickle
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,10 @@ from typing import Any
 import pytest
 
 import stet
-from tests.conftest import STORE_SUFFIXES, run_python
+from tests.conftest import STORE_SUFFIXES, run_child, run_python
 
 #: What the last run raised, kept at module level so a test can compare identities.
 RAISED: list[BaseException] = []
-
-
-def run_child(code: str, *args: Any) -> Any:
-    """Run code in a fresh interpreter; return what it pickled to its last argument."""
-    out = Path(str(args[-1]))
-    result = run_python(code, *map(str, args))
-    assert result.returncode == 0, result.stderr
-    with out.open("rb") as handle:
-        return pickle.load(handle)
 
 
 def main_table(path: Path) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ import datetime
 import json
 import math
 import os
-import pickle
 import socket
 import sqlite3
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 
 import stet
 from stet.errors import KeyNameError
-from tests.conftest import run_python
+from tests.conftest import run_child, run_python
 
 #: Return values whose type and value a skip in another process must give back exactly.
 VALUES_SOURCE = """[
@@ -46,15 +45,6 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     return bool(a == b)
-
-
-def run_child(code: str, *args: Any) -> Any:
-    """Run code in a fresh interpreter; return what it pickled to its last argument."""
-    out = Path(str(args[-1]))
-    result = run_python(code, *map(str, args))
-    assert result.returncode == 0, result.stderr
-    with out.open("rb") as handle:
-        return pickle.load(handle)
 
 
 SWEEP_OF_VALUES = f"""
