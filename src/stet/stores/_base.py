@@ -52,7 +52,7 @@ __all__ = ["Durability", "PathStore", "Store", "fsync_directory", "matches", "sh
 Claimed = Literal["won", "done", "busy"]
 """What :meth:`Store.claim` found: the key is now ours, completed, or run by a live worker."""
 
-_COMPACT_SLACK = 512
+_COMPACT_SLACK = 4096
 """Side-record rows beyond twice those kept at the last compaction that trigger the next."""
 
 
@@ -257,15 +257,32 @@ class Store(abc.ABC):
                 if guard is not None and not guard():
                     return False
                 self._append(raw)
-            self._count += 1
-            if self._rows is not None:
-                self._rows.append(raw)
-            for other in self._live_indexes():
-                if other is index and key:
-                    other.note(key, raw)
-                else:
-                    other.add((raw,))
+            self._appended(raw, index, key)
             return True
+
+    def _appended(self, raw: Row, index: FunctionIndex | None, key: str) -> None:
+        """Take a row just appended into the count, the kept rows and the indexes."""
+        self._count += 1
+        if self._rows is not None:
+            self._rows.append(raw)
+        for other in self._live_indexes():
+            if other is index and key:
+                other.note(key, raw)
+            else:
+                other.add((raw,))
+
+    def append_read_up(self, row: Row, index: FunctionIndex, key: str) -> None:
+        """Append a row to a side record just read to its end, under the store's own lock.
+
+        The caller (:meth:`claim`) has called :meth:`refresh` under the lock that covers this
+        side record, so nothing can have changed since: a store may skip looking again.
+
+        Args:
+            row: The row, with typed values.
+            index: The side-record index of the row's function.
+            key: The row's key in that index.
+        """
+        self.record(row, index=index, key=key)
 
     # -- the side record: failures and claims -----------------------------------------------
 
@@ -294,7 +311,7 @@ class Store(abc.ABC):
                     holder = states.holder(key)
                     if holder is not None and not lapsed(holder):
                         return "busy"
-                    side.record(row, index=states, key=key)
+                    side.append_read_up(row, states, key)
                     self._compact_side()
                     if not self._claimed:
                         self._claimed = True

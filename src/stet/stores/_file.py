@@ -73,6 +73,7 @@ class LineFileStore(PathStore):
         self._cursor = 0
         self._whole_file = False
         self._moved = False  # opened another file than the one read so far: read from the top
+        self._locked_size = -1  # the file's size when the lock was taken, until first read
         self._start_format()
 
     def _sync_rewrites(self) -> bool:
@@ -154,6 +155,8 @@ class LineFileStore(PathStore):
         assert self._fd is not None
         if self._moved:
             self._moved, restart = False, True
+        if size < 0 and self._locked_size >= 0:  # just taken the lock: its stat is current
+            size, self._locked_size = self._locked_size, -1
         if size < 0:
             size = os.fstat(self._fd).st_size
         if restart or size < self._cursor or (self._whole_file and size != self._cursor):
@@ -223,10 +226,11 @@ class LineFileStore(PathStore):
             assert self._fd is not None
             self._flock(self._fd, deadline)
             try:
-                same = os.stat(self.path).st_ino == self._ino
+                info = os.stat(self.path)
             except FileNotFoundError:
-                same = False  # removed while we waited: create it anew
-            if same:
+                info = None  # removed while we waited: create it anew
+            if info is not None and info.st_ino == self._ino:
+                self._locked_size = info.st_size  # spares _read an fstat (a few us a time)
                 break
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._close()
@@ -235,6 +239,7 @@ class LineFileStore(PathStore):
             yield
         finally:
             self._locked = False
+            self._locked_size = -1
             if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
@@ -272,6 +277,7 @@ class LineFileStore(PathStore):
     def _write_at_cursor(self, data: bytes) -> None:
         fd, start = self._fd, self._cursor
         assert fd is not None
+        self._locked_size = -1  # the file grows: the size seen when locking is no longer it
         try:
             written = os.pwrite(fd, data, start)
             if written != len(data):
