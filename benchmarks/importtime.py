@@ -42,13 +42,16 @@ def _wall(python: str, code: str, env: dict[str, str]) -> float:
     return time.perf_counter() - began
 
 
-def _importtime(python: str, env: dict[str, str]) -> tuple[int, list[tuple[str, int]]]:
-    """Cumulative µs of ``import stet``, and (module, own µs) for each module it imported.
+def _importtime(
+    python: str, env: dict[str, str], module: str = "stet"
+) -> tuple[int, list[tuple[str, int]]]:
+    """Cumulative µs of ``import module``, and (module, own µs) for each module it imported.
 
     ``-X importtime`` prints a module after its children, indented by depth: the lines since
-    the previous top-level module, up to the top-level ``stet`` line, are stet's subtree.
+    the previous top-level module, up to the top-level ``module`` line, are its subtree.
     """
-    lines = _run(python, ["-X", "importtime", "-c", "import stet"], env).stderr.splitlines()
+    args = ["-X", "importtime", "-c", f"import {module}"]
+    lines = _run(python, args, env).stderr.splitlines()
     subtree: list[tuple[str, int]] = []
     for line in lines:
         parts = line.removeprefix("import time:").split("|")
@@ -56,11 +59,13 @@ def _importtime(python: str, env: dict[str, str]) -> tuple[int, list[tuple[str, 
             continue
         name = parts[2].rstrip()
         subtree.append((name.strip(), int(parts[0])))
-        if name == " stet":
+        if name == " " + module:
             return int(parts[1]), subtree
-        if not name.startswith("  "):  # another top-level module: not stet's
+        if not name.startswith("  "):  # another top-level module: not this one's
             subtree = []
-    raise RuntimeError("no top-level stet line in -X importtime output:\n" + "\n".join(lines[-20:]))
+    raise RuntimeError(
+        f"no top-level {module} line in -X importtime output:\n" + "\n".join(lines[-20:])
+    )
 
 
 def _modules(python: str, code: str, env: dict[str, str]) -> list[str]:
@@ -91,6 +96,28 @@ def measure(python: str, runs: int, env: dict[str, str]) -> dict:
         "slowest_own_ms": [[name, round(ms, 2)] for ms, name in slowest],
         "heavy_after_import": [m for m in HEAVY if m in after_import],
         "heavy_after_csv_calls": [m for m in HEAVY if m in after_calls],
+    }
+
+
+def measure_module(python: str, module: str, runs: int, env: dict[str, str]) -> dict:
+    """``import module`` in ``python`` (a peer's interpreter): the same two measures."""
+    code = f"import {module}"
+    _wall(python, code, env)  # compile and cache bytecode first
+    bare, imported, cumulative = [], [], []
+    for _ in range(runs):
+        bare.append(_wall(python, "pass", env))
+        imported.append(_wall(python, code, env))
+        cumulative.append(_importtime(python, env, module)[0])
+    baseline = set(_modules(python, _MODULES.format(extra=""), env))
+    after = _modules(python, _MODULES.format(extra=", " + module), env)
+    return {
+        "module": module,
+        "runs": runs,
+        "importtime_ms": median(cumulative) / 1000,
+        "wall_ms": (median(imported) - median(bare)) * 1000,
+        "bare_interpreter_ms": median(bare) * 1000,
+        "modules_added": len(set(after) - baseline),
+        "heavy_after_import": [m for m in HEAVY if m in after],
     }
 
 

@@ -8,6 +8,11 @@ with a batch of the matching floor (floors.py) in the same process, so each rati
 the median of per-batch ratios; skips also alternate with a fixed-size reference floor. It
 checks that every new run ran the function and no skip did, so a figure can never come from a
 store the subject misread.
+
+The subject is stet or a peer (subjects.py), run under its own interpreter. A store too big to
+copy each round (a peer's directory of many files) is measured in place: ``spec["new_start"]``
+then gives each round new keys of its own, and ``spec["floor_dir"]`` a scratch directory for
+the floors' files.
 """
 
 from __future__ import annotations
@@ -46,12 +51,13 @@ def main(spec: dict) -> dict:
     ran_first = executions[0]
 
     f, _ = experiment()
-    path = Path(spec["path"])
+    floors = Path(spec.get("floor_dir") or Path(spec["path"]).parent)
     if spec["kind"] == "sqlite":
-        _, floor_new, close = sqlite_floor(path.with_name("floor.sqlite"))
+        _, floor_new, close = sqlite_floor(floors / "floor.sqlite")
     else:
-        floor_new, close = new_run_floor(f, path.with_name("floor.log"))
-    start = size + 1 if size == 0 else size
+        floor_new, close = new_run_floor(f, floors / "floor.log")
+    # A store measured in place (too big to copy each round) takes new keys that no round used.
+    start = spec.get("new_start") or (size + 1 if size == 0 else size)
     fresh = keys(start, start + spec["new_calls"])
     floor_fresh = keys(_FLOOR_KEYS, _FLOOR_KEYS + spec["new_calls"] + spec["batch_new"])
     per_call_us(floor_new, floor_fresh[-spec["batch_new"] :], spec["batch_new"])  # warm-up

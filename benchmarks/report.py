@@ -22,11 +22,19 @@ from tables import (
     machine_section,
     memory_section,
     method_section,
-    peers_section,
+    parallel_section,
+    peers_notes,
     per_call_section,
     power,
+    prefill_section,
+    side_disk_section,
+    side_import_section,
+    side_per_call_section,
     size_section,
+    skipped_section,
+    sweeps_section,
     us,
+    versions_section,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -132,6 +140,183 @@ def reading(results: dict) -> str:
     return bullets([item.removeprefix("- ") for item in out])
 
 
+def _factors(side: dict, field: str) -> dict[str, tuple[int, float, float, float]]:
+    """Peer -> (largest size compared, factor there, smallest and largest factor over sizes)."""
+    out = {}
+    for cid, sizes in side["versus"].items():
+        found = {int(k): v[field] for k, v in sizes.items() if k != "versus" and v[field]}
+        if found:
+            largest = max(found)
+            out[cid] = (largest, found[largest], min(found.values()), max(found.values()))
+    return out
+
+
+def _x(factor: float) -> str:
+    return f"{factor:.2f}x" if factor < 2 else f"{factor:.1f}x"
+
+
+def _who(names: dict[str, str], items: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{names[cid]} ({text})" for cid, text in items)
+
+
+def side_reading(results: dict) -> str:
+    """Where stet wins and where it does not, in plain words, from the side-by-side figures."""
+    s = results["summary"]
+    side = s["side"]
+    names = {cid: c["name"] for cid, c in side["contestants"].items()}
+    out: list[str] = []
+    behind: list[str] = []  # where stet does not win, for the last bullet
+    for field, label in (("skip", "a skip"), ("new_run", "a new run")):
+        factors = _factors(side, field)
+        wins = [
+            (
+                cid,
+                f"{_x(x)} at {power(size)}"
+                + (f", {_x(lo)[:-1]}-{_x(hi)} over sizes" if hi > lo * 1.05 else ""),
+            )
+            for cid, (size, x, lo, hi) in factors.items()
+            if lo > 1
+        ]
+        losses = [
+            (
+                cid,
+                f"stet takes {1 / x:.2f}x its time at {power(size)}"
+                if x <= 1
+                else f"stet is {_x(x)} faster at {power(size)} but takes {1 / lo:.2f}x its "
+                "time at another size",
+            )
+            for cid, (size, x, lo, _) in factors.items()
+            if lo <= 1
+        ]
+        text = f"**Per call, {label}**: "
+        if wins:
+            text += f"at every size measured, stet is faster than {_who(names, wins)}"
+        if losses:
+            text += ("; " if wins else "") + f"stet is not faster than {_who(names, losses)}"
+            behind.append(f"{label} against {_who(names, losses)}")
+        out.append(
+            text + ". (The peer's µs over stet's at the same size in the same round, median over "
+            "rounds.)"
+        )
+    swept = side["sweeps"]
+    if "stet" in swept and len(swept) > 1:
+        stet = swept["stet"]
+        for phase, label in (("fresh", "a fresh sweep"), ("rerun", "the re-run by a new process")):
+            others = {cid: w[phase + "_vs_stet"] for cid, w in swept.items() if cid != "stet"}
+            wins = [(cid, _x(x)) for cid, x in others.items() if x > 1]
+            losses = [(cid, _x(x)) for cid, x in others.items() if x <= 1]
+            text = (
+                f"**Whole sweeps, {label}** of {stet['count']:,} calls: stet takes "
+                f"{stet[phase + '_s']:.2f} s, process start-up and import included"
+            )
+            if wins:
+                text += f"; the peers take longer: {_who(names, wins)}"
+            if losses:
+                text += f"; as fast or faster: {_who(names, losses)}"
+                behind.append(f"{label} against {_who(names, losses)}")
+            out.append(text + ".")
+    own = s["import"]["importtime_ms"]
+    tools = {names[c].split(" / ")[0]: m["importtime_ms"] for c, m in side["imports"].items()}
+    slower = [f"{n} {ms:.0f} ms" for n, ms in tools.items() if ms >= own]
+    faster = [f"{n} {ms:.0f} ms" for n, ms in tools.items() if ms < own]
+    text = f"**Import**: `import stet` takes {own:.0f} ms (`-X importtime`)"
+    if slower:
+        text += f"; slower to import: {', '.join(slower)}"
+    if faster:
+        text += f"; faster to import: {', '.join(faster)}"
+        behind.append(f"`import` against {', '.join(faster)} (stet {own:.0f} ms)")
+    out.append(text + ".")
+    mine = s["store_size"].get("csv")
+    if mine and side["disk"]:
+        # On disk, whole blocks: a store of many small files takes a block or more per file.
+        mine_on_disk = mine["allocated_bytes_per_record"] or mine["bytes_per_record"]
+        sized = {cid: d["allocated_bytes_per_record"] for cid, d in side["disk"].items()}
+        larger = [(cid, f"{b:,.0f} B") for cid, b in sized.items() if b >= mine_on_disk]
+        smaller = [(cid, f"{b:,.0f} B") for cid, b in sized.items() if b < mine_on_disk]
+        text = (
+            f"**Store size on disk** (whole blocks): stet's CSV takes {mine_on_disk:.0f} bytes "
+            "per record"
+        )
+        if larger:
+            text += f"; more: {_who(names, larger)}"
+        if smaller:
+            text += (
+                f"; less: {_who(names, smaller)}, which keep less per run (stet also keeps each "
+                "run's status, start, end, host and pid)"
+            )
+            behind.append(f"bytes on disk against {_who(names, smaller)}")
+        out.append(text + ".")
+    runs = side["parallel"]
+    if runs:
+        keys = next(iter(runs.values()))["keys"]
+        exact = [
+            cid for cid, p in runs.items() if all(o == keys for o in p["same_keys_executions"])
+        ]
+        over = [
+            (cid, ", ".join(str(o) for o in p["same_keys_executions"]))
+            for cid, p in runs.items()
+            if cid not in exact
+        ]
+        text = f"**4 processes on the same {keys:,} keys**: "
+        text += (
+            f"exactly {keys:,} executions in every repeat: {', '.join(names[c] for c in exact)}"
+            if exact
+            else f"no tool ran exactly {keys:,} executions in every repeat"
+        )
+        if over:
+            text += f"; more (or hung / failed): {_who(names, over)}"
+        text += (
+            ". `f` does nothing here, so the window for a race is short; a duplicate is a key "
+            "that two processes both found missing and both ran."
+        )
+        out.append(text)
+        if "stet" not in exact and "stet" in runs:
+            behind.append(f"exactly-once with 4 processes on the same keys ({keys:,} keys)")
+        scaled = {cid: p for cid, p in runs.items() if "eight_over_one" in p}
+        if scaled:
+            text = (
+                "**8 processes on disjoint keys**, records/s against one process doing them all: "
+                + ", ".join(f"{names[c]} {p['eight_over_one']:.2f}x" for c, p in scaled.items())
+                + " (2 cores; above 1, parallel processes add throughput)"
+            )
+            mine_8 = scaled.get("stet")
+            if mine_8:
+                best = max(
+                    (p["eight_processes_records_per_s"], c)
+                    for c, p in scaled.items()
+                    if c != "stet"
+                )
+                text += (
+                    f". In records/s, stet's 8 processes record "
+                    f"{mine_8['eight_processes_records_per_s']:,.0f} a second, "
+                    + (
+                        "more than any peer's"
+                        if mine_8["eight_processes_records_per_s"] > best[0]
+                        else "fewer than"
+                    )
+                    + f" (the most among the peers: {names[best[1]]}, {best[0]:,.0f})"
+                )
+                if mine_8["eight_over_one"] < 1:
+                    behind.append(
+                        f"adding processes on disjoint keys: 8 of them record "
+                        f"{mine_8['eight_over_one']:.2f}x what one does alone (goal: at least 1x)"
+                    )
+            out.append(text + ".")
+    short = [
+        f"{g['goal'].lower()}, {g['target']} (measured: {g['measured']})"
+        for g in results["goals"]
+        if g["goal"] in ("Skip vs peers", "New run vs peers") and g["met"] is False
+    ]
+    if short:
+        behind.append("the margin the goals ask for: " + "; ".join(short))
+    out.append(
+        "**Where stet does not win** in this run: "
+        + ("; ".join(behind) if behind else "nowhere: it is ahead on every figure above")
+        + "."
+    )
+    return bullets([item.removeprefix("- ") for item in out])
+
+
 def fsync_section(results: dict) -> str:
     synced = results["summary"]["fsync"]
     bookkeeping = results["summary"]["per_call"]["csv"][str(synced["size"])]["new_run_us"]
@@ -147,7 +332,127 @@ def fsync_section(results: dict) -> str:
     )
 
 
-def render(results: dict, results_path: Path, plot_file: str | None) -> str:
+def side_sections(results: dict, tools_file: str | None) -> list[str]:
+    side = results["summary"].get("side")
+    if not side:
+        return [
+            "## Side by side with the peers",
+            "",
+            "Not measured in this run (`--peers ''`).",
+            "",
+        ]
+    plan = results["plan"]
+    venvs = results["venvs"]
+    first = max(e["first_creation_s"] for e in venvs["environments"].values())
+    created = any(e["created_s"] for e in venvs["environments"].values())
+    parts = [
+        "## Side by side with the peers",
+        "",
+        "The same workload, keys and call (`f(alpha=a, seed=s)`, key `(alpha, seed)`) wrapped by "
+        "each peer, each run by the same worker scripts under the interpreter of its own virtual "
+        "environment (never the project's: PyPI's `stet==0.0.2` has our package's name), in the "
+        "same rounds as stet. Versions are pinned in `benchmarks/peers.py`; the environments "
+        f"are cached in `{_home(venvs['cache'])}`: created in parallel in {first:.0f} s the first "
+        + (
+            "time, by this run."
+            if created
+            else f"time, then reused (this run found them ready in {venvs['ready_s']:.1f} s)."
+        ),
+        "",
+        "### Where stet wins and where it does not",
+        "",
+        side_reading(results),
+        "",
+        "### Cost per call",
+        "",
+        "Each cell: µs per call, median over rounds (ratio to the floor timed alternately with it "
+        "in the same process; for a peer, then how many times stet's µs it is, stet measured on "
+        "the same size in the same round: above 1, stet is faster). A peer's store of `n` "
+        "records was made by `n` calls of its own decorated function; a peer measures "
+        f"as many calls as fit {plan['peer_phase_s']:g} s a phase (at most stet's), in batches "
+        "of a tenth of them. stet 0.0.2 / sqlite is compared with stet / sqlite (and paired with "
+        "the SQLite floor), every other peer with stet / csv (and the file floor).",
+        "",
+        "#### Skip (the key is recorded)",
+        "",
+        side_per_call_section(results, "skip"),
+        "",
+        "#### New run (bookkeeping only: the function does nothing)",
+        "",
+        side_per_call_section(results, "new_run"),
+        "",
+    ]
+    if tools_file:
+        parts += [
+            f"![µs per call against the number of records, every tool]({tools_file})",
+            "",
+            "(Log-log: the empty stores, 0 records, are in the tables only.)",
+            "",
+        ]
+    parts += [
+        "#### Pre-fills, and the sizes skipped",
+        "",
+        f"A size is pre-filled only when the pre-fills of the smaller sizes predict it will "
+        f"take at most {plan['fill_budget_s']:g} s, and it is skipped if it runs past "
+        f"{1.5 * plan['fill_budget_s']:g} s. Pre-fills run two peers at a time, so each "
+        "slows the other; their times steer the run and are not figures of the comparison.",
+        "",
+        prefill_section(results),
+        "",
+        skipped_section(results),
+        "",
+        f"### Whole sweeps ({plan['sweep_calls']:,} calls; median of "
+        f"{_rounds(plan['side_rounds'])})",
+        "",
+        "A fresh process sweeps the keys on an empty store (every call runs `f`), then a new "
+        "process runs the same sweep again (every call is a skip): what a user waits for, timed "
+        "from outside the process, interpreter start-up and imports included.",
+        "",
+        sweeps_section(results),
+        "",
+        "### Parallel processes (one store, released together)",
+        "",
+        "Processes import and decorate first, then wait for one signal. Same keys: 4 processes "
+        "call the same keys in the same order on one empty store; the table counts the "
+        "executions of `f` summed over them (the right answer is the number of keys). "
+        "Disjoint keys: 8 processes split the keys; records/s "
+        "is the keys over the time from the signal to the last process's end, against one "
+        f"process doing them all. {_rounds(plan['side_rounds']).capitalize()}; a tool that did "
+        "not finish in "
+        f"{plan['parallel_timeout_s']:g} s is marked and not repeated.",
+        "",
+        parallel_section(results),
+        "",
+        "### `import`",
+        "",
+        side_import_section(results),
+        "",
+        "### Bytes per record on disk (largest pre-filled store of each)",
+        "",
+        side_disk_section(results),
+        "",
+        "### Peers and versions",
+        "",
+        peers_notes(results),
+        "",
+        versions_section(results),
+        "",
+    ]
+    return parts
+
+
+def _rounds(count: int) -> str:
+    return f"{count} round{'s' * (count != 1)}"
+
+
+def _home(path: str) -> str:
+    home = str(Path.home())
+    return "~" + path[len(home) :] if path.startswith(home) else path
+
+
+def render(
+    results: dict, results_path: Path, plot_file: str | None, tools_file: str | None = None
+) -> str:
     m = results["machine"]
     cold = results["summary"]["cold_start"]
     quick = results["mode"] == "quick"
@@ -200,6 +505,7 @@ def render(results: dict, results_path: Path, plot_file: str | None) -> str:
     ]
     if plot_file:
         parts += [f"![Ratio to the floor against the number of records]({plot_file})", ""]
+    parts += side_sections(results, tools_file)
     parts += [
         "### First call in a fresh process (opens the store and builds the index), seconds",
         "",
@@ -238,10 +544,6 @@ def render(results: dict, results_path: Path, plot_file: str | None) -> str:
         "",
         floor_section(results["summary"]["floor"]),
         "",
-        "## Peers",
-        "",
-        peers_section(results["peers"]),
-        "",
         "## Machine",
         "",
         machine_section(results),
@@ -255,10 +557,13 @@ def render(results: dict, results_path: Path, plot_file: str | None) -> str:
 
 
 def write(results: dict, results_path: Path) -> Path:
-    plot_file = plot.draw(results, HERE / "results" / "per-call.svg")
+    (HERE / "results" / "per-call.svg").unlink(missing_ok=True)  # PNG now: docs need a PNG
+    plot_file = plot.draw(results, HERE / "results" / "per-call.png")
+    tools_file = plot.draw_tools(results, HERE / "results" / "side-by-side.png")
     relative = f"../benchmarks/results/{plot_file.name}" if plot_file else None
+    tools = f"../benchmarks/results/{tools_file.name}" if tools_file else None
     DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(render(results, results_path, relative))
+    DOC.write_text(render(results, results_path, relative, tools))
     print(f"wrote {DOC}" + ("" if plot_file else " (no plot: pip install -e '.[bench]')"))
     return DOC
 

@@ -1,13 +1,15 @@
 """Run stet's benchmark suite and write ``results/*.json`` and ``docs/performance.md``.
 
     .venv/bin/python benchmarks/run.py           # full: stores up to 10^6 records, 5 rounds
-    .venv/bin/python benchmarks/run.py --quick   # under 3 minutes: up to 10^5 (CSV), 3 rounds
+    .venv/bin/python benchmarks/run.py --quick   # under 3 minutes: smaller stores, 3 rounds
 
 A run measures, on the workload of PERFORMANCE.md, the floor (what the standard library
 allows) and stet's cost per call on stores pre-filled to each size, in *rounds*: each round
 measures the floor and every store and size once, each in a fresh process that builds its index
-from the file. Figures are medians over rounds; ratios are medians of per-round ratios. Then
-fsync durability, index memory, ``import stet``, and bytes per record. See ``README.md``.
+from the file, then the peers (each in its own virtual environment, see peers.py) on their own
+pre-filled stores, whole sweeps and parallel runs of stet and every peer. Figures are medians
+over rounds; ratios are medians of per-round ratios. Then fsync durability, index memory,
+``import`` times, and bytes per record. See ``README.md``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,10 +28,12 @@ from pathlib import Path
 
 import importtime
 import machine
+import peerbench
 import peers
 import prefill
 import report
 import summary
+from runner import Runner, copy_of, disk_usage, log
 from tables import power
 
 HERE = Path(__file__).resolve().parent
@@ -48,23 +51,43 @@ FULL = {
     "fsync_batch": 10,
     "floor_calls": 20_000,
     "import_runs": 30,
+    "peer_sizes": [0, 10**3, 10**4, 10**5, 10**6],
+    "fill_budget_s": 300.0,
+    "peer_phase_s": 2.0,
+    "side_rounds": 3,
+    "sweep_calls": 1_000,
+    "parallel_keys": 1_000,
+    "parallel_timeout_s": 120.0,
+    "peer_import_runs": 15,
 }
 QUICK = {
     **FULL,
     "rounds": 3,
-    "sizes": {"csv": [0, 10**3, 10**5], "*": [0, 10**3, 10**4]},
+    "sizes": {
+        "csv": [0, 10**2, 10**3, 10**4, 10**5],
+        "sqlite": [0, 10**2, 10**3, 10**4],
+        "*": [0, 10**3, 10**4],
+    },
     "skip_calls": 10_000,
     "new_calls": 1_000,
     "batch_new": 50,
     "fsync_calls": 100,
     "floor_calls": 10_000,
     "import_runs": 12,
+    "peer_sizes": [10**2],
+    "fill_budget_s": 20.0,
+    "peer_phase_s": 0.1,
+    "side_rounds": 1,
+    "sweep_calls": 100,
+    "parallel_keys": 40,
+    "parallel_timeout_s": 30.0,
+    "peer_import_runs": 3,
 }
+"""Peers (``peer_*``, ``fill_*``, ``side_*``, ``sweep_*``, ``parallel_*``): the sizes of their
+pre-filled stores, the most seconds a pre-fill may take (a larger size is skipped), the seconds
+of each timed phase of a peer's percall.py (as many calls as fit, at most stet's), in how many
+rounds the whole sweeps and parallel runs are repeated, and their calls."""
 FSYNC_SIZE = 10**3
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def snapshot(target: Path) -> tuple[Path, str]:
@@ -81,51 +104,6 @@ def snapshot(target: Path) -> tuple[Path, str]:
     return target, digest.hexdigest()[:12]
 
 
-class Runner:
-    """Runs worker scripts in fresh interpreters that import the snapshot of stet.
-
-    The environment may set PYTHONDONTWRITEBYTECODE (this one does), which would make every
-    process compile stet from source; users' installed packages have their bytecode compiled,
-    so workers cache it in a private directory instead (nothing is written into src/).
-    """
-
-    def __init__(self, python: str, work: Path, source: Path) -> None:
-        self.python = python
-        self.work = work
-        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        self.env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            [str(source), *filter(None, [os.environ.get("PYTHONPATH")])]
-        )
-        self.source = source
-        self.count = 0
-
-    def worker(self, script: str, spec: dict) -> dict:
-        self.count += 1
-        out = self.work / f"out-{self.count}.json"
-        done = subprocess.run(
-            [self.python, str(HERE / script), json.dumps({**spec, "out": str(out)})],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        if done.returncode:
-            raise RuntimeError(f"{script} {spec} failed:\n{done.stderr[-4000:]}")
-        return json.loads(out.read_text())
-
-    def warm_bytecode(self) -> None:
-        """Compile and cache bytecode once, and check that workers import the snapshot."""
-        code = (
-            "import stet, prefill, percall, floor, fsync, memory, coldfloor; print(stet.__file__)"
-        )
-        done = subprocess.run(
-            [self.python, "-c", code], env=self.env, cwd=HERE, check=True, capture_output=True
-        )
-        if not Path(done.stdout.decode().strip()).is_relative_to(self.source):
-            raise RuntimeError(f"workers import stet from {done.stdout!r}, not the snapshot")
-
-
 def sizes_of(plan: dict, kind: str) -> list[int]:
     return plan["sizes"].get(kind, plan["sizes"]["*"])
 
@@ -140,26 +118,13 @@ def fill(plan: dict, kinds: dict[str, str], stores: Path) -> dict:
     for kind, suffix in kinds.items():
         filled[kind] = {}
         for size in sizes_of(plan, kind):
-            info = prefill.write(kind, stores / f"{kind}-{size}{suffix}", size)
+            path = stores / f"{kind}-{size}{suffix}"
+            info = prefill.write(kind, path, size)
+            info["allocated_bytes"] = disk_usage(path)["allocated_bytes"]
             filled[kind][str(size)] = info
             megabytes, seconds = info["bytes"] / 1e6, info["seconds"]
             log(f"pre-filled {kind} {power(size)}: {megabytes:.1f} MB in {seconds:.1f} s")
     return filled
-
-
-def copy_of(source: Path, work: Path) -> Path:
-    """A private copy of a pre-filled store in an empty scratch directory.
-
-    New runs append to the copy and the worker's floors write beside it; the original stays as
-    it was for the next round.
-    """
-    scratch = work / "scratch"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir()
-    target = scratch / ("store" + source.suffix)
-    if source.exists():
-        shutil.copyfile(source, target)
-    return target
 
 
 def measure_floor(plan: dict, largest: int, csv_store: Path, runner: Runner) -> tuple[dict, dict]:
@@ -207,8 +172,14 @@ def measure_fsync(source: Path, plan: dict, runner: Runner) -> dict:
     return synced
 
 
-def measure_rounds(plan: dict, kinds: dict[str, str], stores: Path, runner: Runner) -> dict:
-    """Each round: the floors, every store at every size, then fsync durability."""
+def measure_rounds(
+    plan: dict,
+    kinds: dict[str, str],
+    stores: Path,
+    runner: Runner,
+    side: peerbench.Side | None,
+) -> dict:
+    """Each round: the floors, every store at every size, fsync durability, then the peers."""
     largest = max(max(sizes_of(plan, kind)) for kind in kinds)
     csv_store = stores / f"csv-{max(sizes_of(plan, 'csv'))}.csv"
     raw: dict = {"floor": [], "cold_floor": [], "percall": {k: {} for k in kinds}, "fsync": []}
@@ -237,6 +208,8 @@ def measure_rounds(plan: dict, kinds: dict[str, str], stores: Path, runner: Runn
             f"round {number} csv durable=fsync: new run {synced['stet_us']:.0f} µs, write+fsync "
             f"{synced['floor_us']:.0f} µs, ratio {synced['ratio']:.2f}"
         )
+        if side:
+            side.round(number)
     return raw
 
 
@@ -270,6 +243,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tmp", type=Path, help="where pre-filled stores go (default: $TMPDIR)")
     parser.add_argument("--keep", action="store_true", help="keep the pre-filled stores")
     parser.add_argument("--out", type=Path, help="results file (default results/latest.json)")
+    parser.add_argument(
+        "--peers", help="comma-separated peers to measure (default: all; '' for none)"
+    )
+    parser.add_argument(
+        "--venvs",
+        type=Path,
+        help="where the peers' virtual environments are cached (default ~/.cache/stet-bench)",
+    )
     docs = parser.add_mutually_exclusive_group()
     docs.add_argument("--docs", action="store_true", help="render docs/performance.md (full: on)")
     docs.add_argument("--no-docs", action="store_true", help="do not render docs/performance.md")
@@ -293,19 +274,77 @@ def measure(args: argparse.Namespace, plan: dict, base: Path) -> tuple[dict, dic
     source, digest = snapshot(base / "src")
     sys.path.insert(0, str(source))  # this process pre-fills the stores with the same stet
     runner = Runner(sys.executable, work, source)
-    runner.warm_bytecode()
+    location = runner.imports_from(
+        "stet", "prefill, percall, floor, fsync, memory, coldfloor, sweep, parallel"
+    )
+    if not Path(location).is_relative_to(source):
+        raise RuntimeError(f"workers import stet from {location}, not the snapshot")
     kinds = select_kinds(args.stores)
     log(f"{'quick' if args.quick else 'full'} run; stores in {base}; kinds {', '.join(kinds)}")
     described = {
         "machine": {**machine.describe(base), "stet_source_digest": digest},
         "plan": {**plan, "sizes": {k: sizes_of(plan, k) for k in kinds}, "fsync_size": FSYNC_SIZE},
     }
+    side, venvs = prepare_peers(args, plan, runner, stores)
+    described["venvs"] = venvs
     raw: dict = {"prefill": fill(plan, kinds, stores)}
-    raw.update(measure_rounds(plan, kinds, stores, runner))
+    if side:
+        side.fill()
+    raw.update(measure_rounds(plan, kinds, stores, runner, side))
     raw["memory"] = measure_memory(plan, kinds, stores, runner)
     log(f"import stet: {plan['import_runs']} fresh interpreters each way")
     raw["import"] = importtime.measure(sys.executable, plan["import_runs"], runner.env)
+    if side:
+        raw["peers"] = side.finish()
     return described, raw
+
+
+def prepare_peers(
+    args: argparse.Namespace, plan: dict, runner: Runner, stores: Path
+) -> tuple[peerbench.Side | None, dict]:
+    """The peers' environments (created once, then reused) and their contestants."""
+    chosen = peers.by_id(args.peers)
+    if not chosen:
+        return None, {}
+    cache = args.venvs or peers.default_cache()
+    began = time.perf_counter()
+    venvs = peers.ensure(cache, {p.venv for p in chosen}, log)
+    log(f"peers' virtual environments ready in {time.perf_counter() - began:.1f} s ({cache})")
+    contestants, checked = [], set()
+    for peer in chosen:
+        python = venvs[peer.venv]["python"]
+        contestant = peerbench.of_peer(peer, Runner(python, runner.work, None))
+        if peer.venv not in checked:
+            location = peerbench.check_isolation(contestant, python)
+            log(f"{peer.venv}: imports {peer.module} from {location}")
+            checked.add(peer.venv)
+        contestants.append(contestant)
+    stet = peerbench.Contestant("stet", "stet / csv", runner, "stet", ".csv")
+    return peerbench.Side(plan, stet, contestants, stores), {
+        "cache": str(cache),
+        "ready_s": time.perf_counter() - began,
+        "environments": venvs,
+        "peers": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "venv": p.venv,
+                "package": p.package,
+                "version": version_of(venvs[p.venv]["freeze"], p.package),
+                "versus": p.versus,
+                "note": p.note,
+            }
+            for p in chosen
+        ],
+    }
+
+
+def version_of(freeze: list[str], package: str) -> str:
+    for line in freeze:
+        name, _, version = line.partition("==")
+        if name.lower() == package.lower():
+            return version
+    return "?"
 
 
 def main(argv: list[str]) -> int:
@@ -318,11 +357,17 @@ def main(argv: list[str]) -> int:
     base = Path(tempfile.mkdtemp(prefix="stet-bench-", dir=args.tmp))
     try:
         described, raw = measure(args, plan, base)
+        return finish(args, out, began, described, raw)
     finally:
         if args.keep:
             log(f"kept {base}")
-        else:
+        else:  # a peer's store can be a million files: minutes, after the results are written
+            log(f"removing {base}")
             shutil.rmtree(base, ignore_errors=True)
+
+
+def finish(args: argparse.Namespace, out: Path, began: float, described: dict, raw: dict) -> int:
+    """Write the results file and the report."""
     started = datetime.datetime.fromtimestamp(began, datetime.timezone.utc)
     results = {
         "schema": 1,
@@ -336,7 +381,6 @@ def main(argv: list[str]) -> int:
         results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["summary"] = summary.summarize(raw)
     results["goals"] = summary.goals(results["summary"], goal_size=10**6)
-    results["peers"] = peers.measure()
     results["raw"] = raw
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")

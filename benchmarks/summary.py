@@ -22,6 +22,7 @@ THRESHOLDS = {
     "index_bytes": 200,
     "import_ms": 25.0,
     "csv_bytes": 1.2,
+    "peers": 5.0,
 }
 
 
@@ -102,6 +103,142 @@ def fsync(raw: dict) -> dict:
     }
 
 
+def _quotient(peer: list[dict], stet: list[dict], field: str) -> float | None:
+    """Median over rounds of the peer's figure over stet's in the same round."""
+    if len(peer) != len(stet):
+        return None
+    return median([p[field] / s[field] for p, s in zip(peer, stet, strict=True)])
+
+
+def versus(raw: dict) -> dict:
+    """Peer by peer and size by size: how many times stet's cost the peer's is, per round.
+
+    ``skip`` and ``new_run`` are medians over rounds of (peer µs) / (stet µs) at the same size
+    in the same round, stet on the store the peer is compared with (CSV, or SQLite for stet
+    0.0.2's SQLite); above 1, stet is faster. ``*_by_floor`` divides instead the two ratios to
+    the floors timed alongside each of them: the same comparison with the speed of each
+    process cancelled.
+    """
+    side = raw["peers"]
+    out: dict = {}
+    for pid, sizes in side["percall"].items():
+        kind = side["contestants"][pid]["versus"]
+        out[pid] = {"versus": kind}
+        for size, rounds in sizes.items():
+            stet = raw["percall"].get(kind, {}).get(size)
+            if not stet:
+                continue
+            out[pid][size] = {
+                "skip": _quotient(rounds, stet, "skip_us"),
+                "new_run": _quotient(rounds, stet, "new_run_us"),
+                "skip_by_floor": _quotient(rounds, stet, "skip_ratio"),
+                "new_run_by_floor": _quotient(rounds, stet, "new_run_ratio"),
+            }
+    return out
+
+
+def sweeps(side: dict) -> dict:
+    stet = side["sweeps"]["stet"]
+    out = {}
+    for cid, rounds in side["sweeps"].items():
+        if not rounds:
+            continue
+        out[cid] = {
+            field: _median_of(rounds, field)
+            for field in (
+                "fresh_s",
+                "rerun_s",
+                "fresh_build_s",
+                "rerun_build_s",
+                "fresh_calls_s",
+                "rerun_calls_s",
+            )
+        }
+        out[cid].update(
+            count=rounds[0]["count"],
+            repeats=len(rounds),
+            fresh_vs_stet=_quotient(rounds, stet, "fresh_s"),
+            rerun_vs_stet=_quotient(rounds, stet, "rerun_s"),
+            bytes_per_record=rounds[0]["bytes"] / rounds[0]["count"],
+        )
+    return out
+
+
+def _outcome(test: dict) -> str | int:
+    return "hung" if test.get("hung") else "failed" if test.get("failed") else test["ran"]
+
+
+def parallel(side: dict) -> dict:
+    out = {}
+    for cid, rounds in side["parallel"].items():
+        if not rounds:
+            continue
+        same = [r["same_keys_4"] for r in rounds]
+        paired = [
+            r for r in rounds if "seconds" in r["one_process"] and "seconds" in r["disjoint_8"]
+        ]
+        figures: dict = {
+            "repeats": len(rounds),
+            "keys": same[0]["keys"],
+            "same_keys_executions": [_outcome(t) for t in same],
+            "hung": side["hung"].get(cid),
+        }
+        if paired:
+            one = [r["one_process"]["records_per_s"] for r in paired]
+            eight = [r["disjoint_8"]["records_per_s"] for r in paired]
+            figures.update(
+                one_process_records_per_s=median(one),
+                eight_processes_records_per_s=median(eight),
+                eight_over_one=median([e / o for e, o in zip(eight, one, strict=True)]),
+            )
+        failed = [
+            f"{n} (round {i}: {t.get('error') or 'exit codes ' + str(t.get('exit_codes', '?'))})"
+            for i, r in enumerate(rounds, 1)
+            for n, t in r.items()
+            if t.get("failed")
+        ]
+        if failed:
+            figures["failed"] = failed
+        out[cid] = figures
+    return out
+
+
+def side_by_side(raw: dict) -> dict | None:
+    """The peers' figures: per call, against stet, sweeps, parallel runs, import, disk."""
+    side = raw.get("peers")
+    if not side:
+        return None
+    fill = side["fill"]
+    calls = per_call({"percall": side["percall"]})
+    for cid, sizes in calls.items():
+        for figures in sizes.values():
+            kind = side["contestants"][cid]["versus"]
+            figures["new_run_floor"] = FLOOR_OF_NEW_RUN.get(kind, "new_run_us")
+    return {
+        "contestants": side["contestants"],
+        "per_call": calls,
+        "flat": flat({"percall": side["percall"]}),
+        "versus": versus(raw),
+        "sweeps": sweeps(side),
+        "parallel": parallel(side),
+        "imports": side["imports"],
+        "disk": side["disk"],
+        "skipped": {cid: info["skipped"] for cid, info in fill.items() if info["skipped"]},
+        "prefill_s": {
+            cid: {size: v["seconds"] for size, v in info["sizes"].items() if "seconds" in v}
+            for cid, info in fill.items()
+        },
+        "in_place": sorted(
+            {
+                f"{cid} {size}"
+                for cid, sizes in side["percall"].items()
+                for size, rounds in sizes.items()
+                if rounds[0].get("in_place")
+            }
+        ),
+    }
+
+
 def summarize(raw: dict) -> dict:
     return {
         "floor": {name: median([f[name] for f in raw["floor"]]) for name in raw["floor"][0]},
@@ -119,6 +256,7 @@ def summarize(raw: dict) -> dict:
         },
         "import": raw["import"],
         "store_size": store_size(raw),
+        "side": side_by_side(raw),
     }
 
 
@@ -149,6 +287,7 @@ def store_size(raw: dict) -> dict:
             "size": int(largest),
             "bytes_per_record": info["bytes"] / info["records"],
             "raw_text_bytes_per_record": info["raw_text_bytes"] / info["records"],
+            "allocated_bytes_per_record": info.get("allocated_bytes", 0) / info["records"],
             "ratio_to_raw": info["bytes"] / info["raw_text_bytes"],
         }
     return out
@@ -249,12 +388,67 @@ def goals(summary: dict, goal_size: int) -> list[dict]:
         sized["ratio_to_raw"] <= THRESHOLDS["csv_bytes"],
         sized["size"],
     )
-    for goal, target in (
-        ("Skip vs peers", "≥ 5x faster than diskcache"),
-        ("New run vs peers", "≥ 5x faster than diskcache and checkpointer"),
-        ("Parallel, same keys", "4 processes x 1,000 keys → exactly 1,000 executions"),
-        ("Parallel, disjoint keys", "8 processes ≥ the records/s of one"),
-        ("PostgreSQL", "≥ 1,000 claims/s from 8 clients"),
+    side = summary.get("side")
+    for goal, target, field, names in (
+        ("Skip vs peers", "≥ 5x faster than diskcache", "skip", ["diskcache"]),
+        (
+            "New run vs peers",
+            "≥ 5x faster than diskcache and checkpointer",
+            "new_run",
+            ["diskcache", "checkpointer"],
+        ),
     ):
-        add(goal, target, "not measured by this suite yet", None)
+        against = [(n, _largest_common(side, n)) for n in names] if side else []
+        if not against or any(size is None for _, size in against):
+            add(goal, target, "not measured in this run", None)
+            continue
+        factors = [(n, size, side["versus"][n][str(size)][field]) for n, size in against]
+        add(
+            goal,
+            target,
+            ", ".join(f"{n} {x:.1f}x stet's µs (csv)" for n, _, x in factors),
+            all(x >= THRESHOLDS["peers"] for _, _, x in factors),
+            min(size for _, size, _ in factors),
+        )
+    ran = side["parallel"].get("stet") if side else None
+    if ran:
+        keys = ran["keys"]
+        outcomes = ran["same_keys_executions"]
+        add(
+            "Parallel, same keys",
+            "4 processes x 1,000 keys → exactly 1,000 executions",
+            f"{', '.join(f'{o:,}' if isinstance(o, int) else o for o in outcomes)} executions "
+            f"of {keys:,} keys ({len(outcomes)} repeats)",
+            all(o == keys for o in outcomes),
+        )
+        found[-1]["note"] = None if keys == 1000 else f"measured with {keys:,} keys"
+        if "eight_over_one" in ran:
+            add(
+                "Parallel, disjoint keys",
+                "8 processes ≥ the records/s of one",
+                f"{ran['eight_processes_records_per_s']:,.0f} vs "
+                f"{ran['one_process_records_per_s']:,.0f} records/s: {ran['eight_over_one']:.2f}x",
+                ran["eight_over_one"] >= 1.0,
+            )
+    else:
+        add(
+            "Parallel, same keys",
+            "4 processes x 1,000 keys → exactly 1,000 executions",
+            "not measured in this run",
+            None,
+        )
+    if not ran or "eight_over_one" not in ran:
+        add(
+            "Parallel, disjoint keys",
+            "8 processes ≥ the records/s of one",
+            "not measured in this run",
+            None,
+        )
+    add("PostgreSQL", "≥ 1,000 claims/s from 8 clients", "not measured by this suite yet", None)
     return found
+
+
+def _largest_common(side: dict, peer: str) -> int | None:
+    """The largest size at which both the peer and stet were measured."""
+    sizes = [int(s) for s in side["versus"].get(peer, {}) if s != "versus" and int(s)]
+    return max(sizes) if sizes else None

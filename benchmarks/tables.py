@@ -218,12 +218,265 @@ def method_section(results: dict) -> str:
     )
 
 
-def peers_section(found: dict) -> str:
-    if not found.get("measured"):
-        names = ", ".join(p["name"] for p in found["peers"])
-        return (
-            f"Not measured yet: {names} — each in its own virtual environment, same workload, "
-            "same rounds. The worker protocol and `benchmarks/peers.py` are ready for them; "
-            "PERFORMANCE.md has the figures measured earlier on these machines."
+def _sizes_of(*tables: dict) -> list[str]:
+    return sorted({size for t in tables for size in t}, key=int)
+
+
+def _names(results: dict) -> dict[str, str]:
+    side = results["summary"]["side"]
+    return {cid: c["name"] for cid, c in side["contestants"].items()}
+
+
+def side_per_call_section(results: dict, field: str) -> str:
+    """µs per call of stet's CSV and SQLite stores, the floor, and every peer, size by size."""
+    summary = results["summary"]
+    side, stet = summary["side"], summary["per_call"]
+    names = _names(results)
+    sizes = _sizes_of(*side["per_call"].values(), stet.get("csv", {}))
+    floor_field = "skip_floor_us" if field == "skip" else "new_run_floor_us"
+    rows = [
+        ["floor (timed alongside stet / csv)"]
+        + [us(stet["csv"][s][floor_field]) if s in stet.get("csv", {}) else "-" for s in sizes]
+    ]
+    for kind in ("csv", "sqlite"):
+        if kind in stet:
+            rows.append(
+                [f"**stet / {kind}**"]
+                + [_stet_cell(stet[kind][s], field) if s in stet[kind] else "-" for s in sizes]
+            )
+    for cid, figures in side["per_call"].items():
+        skipped = side["skipped"].get(cid, {})
+        cells = [names[cid]]
+        for s in sizes:
+            f = figures.get(s)
+            if f is None:
+                cells.append("skipped" if s in skipped else "-")
+                continue
+            factor = side["versus"][cid].get(s, {}).get(field)
+            versus = f"; **{factor:.1f}x** stet" if factor else ""
+            cells.append(f"{us(f[field + '_us'])} ({f[field + '_ratio']:.1f}x{versus})")
+        rows.append(cells)
+    return table(["µs per call", *(f"{power(s)} records" for s in sizes)], rows)
+
+
+def _stet_cell(figures: dict, field: str) -> str:
+    return f"**{us(figures[field + '_us'])}** ({figures[field + '_ratio']:.2f}x)"
+
+
+def prefill_section(results: dict) -> str:
+    """How long each peer's pre-fills took, against the prediction that let them run."""
+    names = _names(results)
+    fills = results["raw"]["peers"]["fill"]
+    rows = []
+    for cid, fill in fills.items():
+        cells = []
+        for size, info in sorted(fill["sizes"].items(), key=lambda kv: int(kv[0])):
+            if int(size) and "seconds" in info:
+                predicted = info.get("predicted_s")
+                guess = f" (predicted {predicted:,.0f})" if predicted else ""
+                cells.append(f"{power(size)}: {info['seconds']:,.1f}{guess}")
+        rows.append([names[cid], "; ".join(cells)])
+    return table(["", "pre-fill, s (by calls of the decorated function)"], rows)
+
+
+def skipped_section(results: dict) -> str:
+    side = results["summary"]["side"]
+    names = _names(results)
+    items = [
+        f"{names[cid]}, {', '.join(power(s) for s in sizes)} records: {reason}"
+        for cid, skipped in side["skipped"].items()
+        for reason, sizes in _grouped(skipped).items()
+    ]
+    if side["in_place"]:
+        items.append(
+            "Measured in place rather than on a fresh copy each round (too many files to copy): "
+            + ", ".join(
+                f"{names[cid]} at {power(size)}"
+                for cid, size in (entry.split() for entry in side["in_place"])
+            )
+            + ". Each round's new runs take keys of their own, so the store holds a few "
+            "thousand more records by the last round; its files were written by the pre-fill "
+            "rather than just copied, so fewer of them may be in the kernel's caches (a cost "
+            "that a store written long before would pay too)."
         )
-    return table(["peer"], [[p["name"]] for p in found["peers"]])  # pragma: no cover - later
+    return bullets(items) if items else "No size was skipped."
+
+
+def _grouped(skipped: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for size, reason in sorted(skipped.items(), key=lambda kv: int(kv[0])):
+        out.setdefault(reason, []).append(size)
+    return out
+
+
+def sweeps_section(results: dict) -> str:
+    side = results["summary"]["side"]
+    names = _names(results)
+    rows = []
+    for cid, w in side["sweeps"].items():
+        versus = "" if cid == "stet" else f" ({w['fresh_vs_stet']:.1f}x stet)"
+        again = "" if cid == "stet" else f" ({w['rerun_vs_stet']:.1f}x stet)"
+        rows.append(
+            [
+                f"**{names[cid]}**" if cid == "stet" else names[cid],
+                f"{w['fresh_s']:.2f}{versus}",
+                f"{w['rerun_s']:.2f}{again}",
+                f"{w['rerun_build_s']:.3f}",
+                f"{w['fresh_calls_s']:.3f} / {w['rerun_calls_s']:.3f}",
+            ]
+        )
+    header = [
+        "",
+        "fresh sweep, s",
+        "re-run by a new process, s",
+        "of which import + decorate (re-run), s",
+        "calls alone, s (fresh / re-run)",
+    ]
+    return table(header, rows)
+
+
+def side_import_section(results: dict) -> str:
+    summary = results["summary"]
+    side = summary["side"]
+    names = _names(results)
+    own = summary["import"]
+    rows = [
+        [
+            "**stet**",
+            "`stet` (this tree)",
+            f"**{own['importtime_ms']:.1f}**",
+            f"{own['wall_ms']:.1f}",
+            f"{own['modules_added']}",
+            ", ".join(sorted(set(own["heavy_after_import"]))) or "none",
+        ]
+    ]
+    seen = set()
+    for cid, m in side["imports"].items():
+        module = m["module"] + cid.split("-")[0]
+        if module in seen:
+            continue
+        seen.add(module)
+        rows.append(
+            [
+                names[cid].split(" / ")[0],
+                f"`{m['module']}`",
+                f"{m['importtime_ms']:.1f}",
+                f"{m['wall_ms']:.1f}",
+                f"{m['modules_added']}",
+                ", ".join(m["heavy_after_import"]) or "none",
+            ]
+        )
+    header = [
+        "",
+        "module",
+        "-X importtime, ms",
+        "wall minus bare interpreter, ms",
+        "modules",
+        "heavy",
+    ]
+    return table(header, rows)
+
+
+def side_disk_section(results: dict) -> str:
+    summary = results["summary"]
+    side = summary["side"]
+    names = _names(results)
+    rows = []
+    for kind in ("csv", "sqlite"):
+        s = summary["store_size"].get(kind)
+        if s:
+            rows.append(
+                [
+                    f"**stet / {kind}**",
+                    power(s["size"]),
+                    f"**{s['bytes_per_record']:.1f}**",
+                    f"{s['allocated_bytes_per_record']:.1f}"
+                    if s["allocated_bytes_per_record"]
+                    else "-",
+                    "1 file",
+                ]
+            )
+    for cid, d in side["disk"].items():
+        rows.append(
+            [
+                names[cid],
+                power(d["size"]),
+                f"{d['bytes_per_record']:,.1f}",
+                f"{d['allocated_bytes_per_record']:,.1f}",
+                _files(d["files"], d["directories"]),
+            ]
+        )
+    header = ["", "records", "bytes/record", "allocated bytes/record (whole blocks)", "files"]
+    return table(header, rows)
+
+
+def _files(files: int, directories: int) -> str:
+    text = f"{files:,} file{'s' * (files != 1)}"
+    if directories:
+        text += f" in {directories:,} director{'ies' if directories != 1 else 'y'}"
+    return text
+
+
+def parallel_section(results: dict) -> str:
+    side = results["summary"]["side"]
+    names = _names(results)
+    rows = []
+    for cid, p in side["parallel"].items():
+        outcomes = ", ".join(
+            f"{o:,}" if isinstance(o, int) else o for o in p["same_keys_executions"]
+        )
+        exact = all(o == p["keys"] for o in p["same_keys_executions"])
+        cells = [
+            f"**{names[cid]}**" if cid == "stet" else names[cid],
+            f"{outcomes}" + (" (exact)" if exact else ""),
+        ]
+        if "eight_over_one" in p:
+            cells += [
+                f"{p['one_process_records_per_s']:,.0f}",
+                f"{p['eight_processes_records_per_s']:,.0f}",
+                f"{p['eight_over_one']:.2f}x",
+            ]
+        else:
+            cells += ["-", "-", "-"]
+        if p.get("hung") or p.get("failed"):
+            cells[1] += " ⚠"
+        rows.append(cells)
+    notes = [
+        f"⚠ {names[cid]}: "
+        + "; ".join(
+            filter(None, [p.get("hung"), p.get("failed") and f"failed: {', '.join(p['failed'])}"])
+        )
+        for cid, p in side["parallel"].items()
+        if p.get("hung") or p.get("failed")
+    ]
+    keys = next(iter(side["parallel"].values()))["keys"] if side["parallel"] else 0
+    header = [
+        "",
+        f"4 processes x the same {keys:,} keys: executions of f (per repeat)",
+        f"1 process, {keys:,} keys: records/s",
+        f"8 processes, {keys:,} disjoint keys: records/s",
+        "8 / 1",
+    ]
+    return table(header, rows) + ("\n\n" + bullets(notes) if notes else "")
+
+
+def versions_section(results: dict) -> str:
+    venvs = results.get("venvs") or {}
+    rows = []
+    for peer in venvs.get("peers", []):
+        env = venvs["environments"][peer["venv"]]
+        rows.append(
+            [
+                peer["name"],
+                f"{peer['package']} {peer['version']}",
+                ", ".join(f"`{line}`" for line in env["freeze"]),
+                f"{env['first_creation_s']:.0f} s",
+            ]
+        )
+    header = ["peer", "version", "its virtual environment (`pip freeze`)", "created in"]
+    return table(header, rows)
+
+
+def peers_notes(results: dict) -> str:
+    venvs = results.get("venvs") or {}
+    return bullets([f"{p['name']}: {p['note']}." for p in venvs.get("peers", []) if p["note"]])
