@@ -173,8 +173,7 @@ class _OnceBase(Generic[P, R]):
                 return _Skip(None)
         stored = self._stored(values)
         started = time.time()
-        token = None
-        run = _Run(index, key, values, stored, started, token, states)
+        run = _Run(index, key, values, stored, started, None, states)
         if self._claim:
             assert states is not None
             token = run.token = new_token()
