@@ -64,7 +64,7 @@ def reading(results: dict) -> str:
         f"{k} {us(at[k]['new_run_us'])} µs ({at[k]['new_run_ratio']:.1f}x)" for k in files
     )
     text = (
-        f"- **New runs** (bookkeeping only) cost {news} against a floor of "
+        f"- **New runs** (bookkeeping only: claim, then record) cost {news} against a floor of "
         f"{_range([at[k]['new_run_floor_us'] for k in files], '.1f')} µs (bind, flock, two appends)"
     )
     if "sqlite" in at:
