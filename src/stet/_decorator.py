@@ -177,7 +177,7 @@ class _OnceBase(Generic[P, R]):
         if self._claim:
             assert states is not None
             token = run.token = new_token()
-            run.expires = started + store.lease
+            run.expires = store.now() + store.lease
             row = running_row(self._ident, stored, started, token, run.expires)
             # Held before it is written: a claim of this process that the heartbeat does not
             # hold counts as let go, and a compaction in store.claim would drop it.
@@ -251,7 +251,7 @@ class _OnceBase(Generic[P, R]):
         if run.token is None:
             return
         HEARTBEAT.drop(run.token)
-        now = time.time()
+        now = self.store.now()
         row = running_row(self._ident, run.stored, run.started, run.token, now, written=now)
         # The interruption matters more than a failed release: the lease lapses anyway.
         with contextlib.suppress(Exception):
@@ -260,7 +260,7 @@ class _OnceBase(Generic[P, R]):
     def _renew(self, run: _Run) -> bool:
         """Extend a running claim (called by the heartbeat); False once it is no longer ours."""
         assert run.token is not None
-        now = time.time()
+        now = self.store.now()
         expires = now + self.store.lease
         row = running_row(self._ident, run.stored, run.started, run.token, expires, written=now)
         kept = self.store.side_write(row, functools.partial(self._still_ours, run, renewing=True))
@@ -277,7 +277,7 @@ class _OnceBase(Generic[P, R]):
         assert run.states is not None
         if self._is_done(run.index, run.key, run.values):
             return False  # another worker completed it
-        if not renewing and time.time() < run.expires:
+        if not renewing and self.store.now() < run.expires:
             return True  # the claim cannot have lapsed, so nobody took it over: no need to look
         self.store.side().refresh()
         owner = run.states.owner(run.key)

@@ -13,7 +13,7 @@ from typing import Any
 from stet.errors import UnknownStoreError
 from stet.stores._base import Store, shared
 
-__all__ = ["DEFAULT_STORE", "KINDS", "StoreKind", "open_store"]
+__all__ = ["DEFAULT_STORE", "DIRECTORY", "KINDS", "POSTGRES", "StoreKind", "open_store"]
 
 DEFAULT_STORE = "_stet_store.csv"
 
@@ -51,12 +51,19 @@ KINDS: tuple[StoreKind, ...] = (
     StoreKind("parquet", (".parquet",), "stet.stores._parquet:ParquetStore"),
 )
 
+POSTGRES = StoreKind("postgresql", (), "stet.stores._postgres:PostgresStore")
+"""Chosen by a URL starting with one of :data:`URL_SCHEMES`."""
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+DIRECTORY = StoreKind("directory", (), "stet.stores._directory:DirectoryStore")
+"""Chosen by a path ending in a separator (``runs/``) or naming an existing directory."""
+
 
 def kind_for(path: str) -> StoreKind:
-    """Return the kind of store a path's ending chooses.
+    """Return the kind of store a path or URL chooses.
 
     Args:
-        path: A store path.
+        path: A store path, or a ``postgresql://`` URL.
 
     Returns:
         The kind.
@@ -65,22 +72,39 @@ def kind_for(path: str) -> StoreKind:
         UnknownStoreError: If no kind matches, listing those that do exist.
     """
     lowered = path.lower()
+    if lowered.startswith(URL_SCHEMES):
+        return POSTGRES
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        return DIRECTORY
     for kind in KINDS:
         if lowered.endswith(kind.suffixes):
             return kind
     known = ", ".join(s for kind in KINDS for s in kind.suffixes)
     raise UnknownStoreError(
-        f"stet cannot tell which store to use for {path!r}: its name should end with one of "
-        f"{known}, or pass a store object such as stet.CSVStore(path).",
-        path=path,
+        f"stet cannot tell which store to use for {_shown(path)!r}: its name should end with one "
+        f"of {known} or a path separator (a directory store), or start with postgresql://; or "
+        "pass a store object such as stet.CSVStore(path).",
+        path=_shown(path),
     )
+
+
+def _shown(path: str) -> str:
+    """Return a path or URL as messages may show it: without a password."""
+    scheme, sep, rest = path.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return path
+    credentials, _, host = rest.partition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
 
 
 def open_store(store: str | os.PathLike[str] | Store, **options: Any) -> Store:
     """Return the store that ``store=`` names.
 
     Args:
-        store: A store object (returned as it is) or a path whose ending picks the kind.
+        store: A store object (returned as it is), a path whose ending picks the kind (a
+            directory store if it ends with a separator or names a directory), or a
+            ``postgresql://`` URL.
         **options: Options for the store's constructor (``durable=``, ``lock_timeout=``).
 
     Returns:

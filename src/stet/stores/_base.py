@@ -33,12 +33,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from stet._claims import lapsed
 from stet._encoding import token
 from stet._keys import PREFIX, FunctionIdentity
-from stet._records import FUNC, PROVENANCE, STATUS, VERSION, Row, Status, is_legacy
+from stet._records import FUNC, OWNER, PROVENANCE, STATUS, VERSION, Row, Status, is_legacy
 from stet._records import pid as current_pid
 from stet._results import key_columns
 from stet.errors import ForeignFileError, StoreError
@@ -51,6 +51,8 @@ __all__ = ["Durability", "PathStore", "Store", "fsync_directory", "matches", "sh
 
 Claimed = Literal["won", "done", "busy"]
 """What :meth:`Store.claim` found: the key is now ours, completed, or run by a live worker."""
+
+_T = TypeVar("_T")
 
 _COMPACT_SLACK = 4096
 """Side-record rows beyond twice those kept at the last compaction that trigger the next."""
@@ -193,6 +195,13 @@ class Store(abc.ABC):
             self._side = side
         return self._side
 
+    def now(self) -> float:
+        """Return the time on the clock that claims' leases are measured on (Unix seconds).
+
+        This machine's clock; a store shared by several machines may use its server's.
+        """
+        return time.time()
+
     def _open_side(self) -> Store:
         """Return a new store object for the side record (stores without one raise)."""
         raise NotImplementedError(f"{type(self).__name__} keeps no side record")
@@ -250,13 +259,18 @@ class Store(abc.ABC):
         Raises:
             StoreError: If the record could not be written; the store keeps its old records.
         """
+
+        def append() -> bool:
+            self._read_into_indexes(restart=False)  # catch up: others may have written
+            if guard is not None and not guard():
+                return False
+            self._append(raw)
+            return True
+
         with self._lock:
             self._check_process()
-            with self._exclusive():
-                self._read_into_indexes(restart=False)  # catch up: others may have written
-                if guard is not None and not guard():
-                    return False
-                self._append(raw)
+            if not self._under_lock(append):
+                return False
             self._appended(raw, index, key)
             return True
 
@@ -300,22 +314,25 @@ class Store(abc.ABC):
             live worker holds it.
         """
         side = self.side()
+
+        def claim() -> Claimed:
+            self._read_into_indexes(restart=False)
+            side.refresh()
+            if done():
+                return "done"
+            holder = states.holder(key)
+            if holder is not None and holder[0] == row[OWNER]:
+                return "won"  # a retried claim whose first attempt was written after all
+            if holder is not None and not lapsed(holder, self.now()):
+                return "busy"
+            side.append_read_up(row, states, key)
+            self._compact_side()
+            return "won"
+
         with self._lock:
             self._check_process()
             try:
-                with self._exclusive():
-                    self._read_into_indexes(restart=False)
-                    side.refresh()
-                    if done():
-                        return "done"
-                    holder = states.holder(key)
-                    if holder is not None and not lapsed(holder):
-                        return "busy"
-                    side.append_read_up(row, states, key)
-                    self._compact_side()
-                    if not self._claimed:
-                        self._claimed = True
-                        _CLAIMED.add(self)
+                outcome = self._under_lock(claim)
             except StoreError as error:
                 if type(error) is not StoreError:
                     raise  # a foreign file, a lock timeout: they say what they are
@@ -325,7 +342,10 @@ class Store(abc.ABC):
                     path=self._where(),
                     errno=error.errno,
                 ) from cause
-            return "won"
+            if outcome == "won" and not self._claimed:
+                self._claimed = True
+                _CLAIMED.add(self)
+            return outcome
 
     def side_write(self, row: Row, guard: Callable[[], bool] | None = None) -> bool:
         """Append a row to the side record (a failure, a renewed or released claim).
@@ -338,15 +358,18 @@ class Store(abc.ABC):
             True if the row was written.
         """
         side = self.side()
+
+        def write() -> bool:
+            self._read_into_indexes(restart=False)
+            side.refresh()
+            if guard is not None and not guard():
+                return False
+            side.record(row)
+            return True
+
         with self._lock:
             self._check_process()
-            with self._exclusive():
-                self._read_into_indexes(restart=False)
-                side.refresh()
-                if guard is not None and not guard():
-                    return False
-                side.record(row)
-            return True
+            return self._under_lock(write)
 
     def tidy_side(self) -> None:
         """Compact the side record now, and remove it if nothing is left in it.
@@ -358,12 +381,11 @@ class Store(abc.ABC):
             self._check_process()
             if not self._side_exists():
                 return  # nothing to tidy (and taking the lock would create the store's file)
-            with self._exclusive():
-                self._read_into_indexes(restart=False)
-                self._tidy_side_locked()
+            self._under_lock(self._tidy_side_locked)
 
     def _tidy_side_locked(self) -> None:
         """Do what :meth:`tidy_side` does, inside ``_exclusive``."""
+        self._read_into_indexes(restart=False)
         if not self._side_exists():
             return
         self.side().refresh()
@@ -394,7 +416,7 @@ class Store(abc.ABC):
         if not force and side._count <= 2 * side._kept + _COMPACT_SLACK:
             return side._count
         encode = side.encode
-        now = time.time()
+        now = self.now()
 
         def keep(rows: list[Row]) -> list[Row]:
             ours, kept = set(), set()  # labels of the functions indexed here; ids of rows kept
@@ -473,7 +495,7 @@ class Store(abc.ABC):
         """
         side = self.side()
         latest = {_side_identity(row, side.decode): row for row in side.rows()}
-        now = time.time()
+        now = self.now()
         completed: dict[tuple[Any, ...], set[tuple[str, ...]]] = {}
         out = []
         for row in latest.values():
@@ -532,13 +554,17 @@ class Store(abc.ABC):
                     removed += 1
             return keep
 
+        def delete() -> int:
+            nonlocal removed
+            removed = 0
+            self._rewrite_locked(select)
+            if not self._is_side and self._side_exists():
+                removed += self.side().delete(where)
+            return removed
+
         with self._lock:
             self._check_process()
-            with self._exclusive():
-                self._rewrite_locked(select)
-                if not self._is_side and self._side_exists():
-                    removed += self.side().delete(where)
-            return removed
+            return self._under_lock(delete)
 
     def rewrite(self, select: Callable[[list[Row]], list[Row]]) -> list[Row]:
         """Rewrite the store atomically with the rows a function selects from all of them.
@@ -551,8 +577,7 @@ class Store(abc.ABC):
         """
         with self._lock:
             self._check_process()
-            with self._exclusive():
-                return self._rewrite_locked(select)
+            return self._under_lock(lambda: self._rewrite_locked(select))
 
     def _rewrite_locked(self, select: Callable[[list[Row]], list[Row]]) -> list[Row]:
         """Do what :meth:`rewrite` does, inside ``_exclusive``."""
@@ -574,13 +599,16 @@ class Store(abc.ABC):
 
     def clear(self) -> None:
         """Delete the store and the files stet keeps beside it."""
+
+        def remove() -> None:
+            self._remove()
+            if not self._is_side and self._side_exists():
+                self.side().clear()
+                self._remove_side()
+
         with self._lock:
             self._check_process()
-            with self._exclusive():
-                self._remove()
-                if not self._is_side and self._side_exists():
-                    self.side().clear()
-                    self._remove_side()
+            self._under_lock(remove)
             self._claimed = False
             _CLAIMED.discard(self)
             self._count = 0
@@ -588,6 +616,15 @@ class Store(abc.ABC):
                 self._rows = []
             for index in self._live_indexes():
                 index.clear()
+
+    def _under_lock(self, body: Callable[[], _T]) -> _T:
+        """Return what ``body`` returns, run inside ``_exclusive``.
+
+        A store that can lose its connection to a server runs ``body`` again on a new one: each
+        body starts by catching up with the store, so it decides afresh.
+        """
+        with self._exclusive():
+            return body()
 
     def _side_exists(self) -> bool:
         """Return whether the side record may hold rows (stores without one say False)."""
