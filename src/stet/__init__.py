@@ -27,9 +27,23 @@ from stet.stores._base import Store
 
 if _typing.TYPE_CHECKING:
     from stet import backends
-    from stet.stores import CSVStore, JSONLinesStore, JSONStore, ParquetStore, SQLiteStore
+    from stet.stores import (
+        CSVStore,
+        JSONLinesStore,
+        JSONStore,
+        ParquetStore,
+        PostgresStore,
+        SQLiteStore,
+    )
 
-_STORES = ("CSVStore", "JSONLinesStore", "JSONStore", "ParquetStore", "SQLiteStore")
+_STORES = (
+    "CSVStore",
+    "JSONLinesStore",
+    "JSONStore",
+    "ParquetStore",
+    "PostgresStore",
+    "SQLiteStore",
+)
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -52,6 +66,7 @@ __all__ = [
     "KeyNameError",
     "Once",
     "ParquetStore",
+    "PostgresStore",
     "ResultNameError",
     "SQLiteStore",
     "StetError",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from stet.stores._json import JSONStore
     from stet.stores._jsonl import JSONLinesStore
     from stet.stores._parquet import ParquetStore
+    from stet.stores._postgres import PostgresStore
     from stet.stores._sqlite import SQLiteStore
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "JSONStore",
     "LineFileStore",
     "ParquetStore",
+    "PostgresStore",
     "SQLiteStore",
     "Store",
 ]
@@ -34,6 +36,7 @@ _MODULES = {
     "JSONStore": "stet.stores._json",
     "LineFileStore": "stet.stores._file",
     "ParquetStore": "stet.stores._parquet",
+    "PostgresStore": "stet.stores._postgres",
     "SQLiteStore": "stet.stores._sqlite",
 }
 

@@ -397,6 +397,9 @@ class Store(abc.ABC):
         """Tidy the side record as the process exits (stores that fold at exit do it then)."""
         self.tidy_side()
 
+    def _close(self) -> None:  # noqa: B027 - only stores with connections have work
+        """Close this process's connection to a server (as the process exits, once tidied)."""
+
     def _compact_side(self, force: bool = False) -> int:
         """Rewrite the side record without what no longer counts, once it has grown enough.
 
@@ -889,6 +892,9 @@ def _tidy_at_exit() -> None:
                 store._tidy_at_exit()
         finally:
             lock.release()
+    for store in list(_STORES):
+        with contextlib.suppress(Exception):
+            store._close()
 
 
 def _side_identity(row: Row, decode: Callable[[Any], Any]) -> tuple[Any, ...]:

@@ -1,0 +1,588 @@
+"""The PostgreSQL store: a table that every worker of a cluster shares, and ``psql`` can query.
+
+Layout, in the schema the connection's ``search_path`` names first:
+
+* ``stet_records`` (or the ``table=`` given): one row per completed run. Each column has one SQL
+  type, chosen by the first value written to it (``bigint``, ``double precision``,
+  ``boolean``, ``text``, ``json``; timestamps ``timestamptz``); a later value that does not fit
+  widens the column to ``double precision`` or ``text``. Those columns are for people: stet
+  reads the row back from ``_stet_row``, the row exactly as it wrote it (JSON text), so types
+  SQL cannot keep apart (``True`` and ``1``, NaN and NULL) come back as they were.
+* ``stet_status`` (``<table>_status`` for another table): failed and running runs, same layout.
+* ``stet_meta``: a counter per table, raised by every rewrite, so readers know to start over.
+
+Every write is one transaction holding a transaction-level advisory lock of the table, the
+same step for every worker as the file stores' lock: catch up, decide, write. Rows are read in
+the order of ``_stet_id``, which writers assign under that lock, so a reader that remembers the
+last id it saw never misses a row.
+
+Claims' leases are measured on the server's clock: each connection measures its offset from
+this machine's clock when it opens, so workers on machines whose clocks disagree still agree
+on when a claim lapses.
+
+A dropped connection (a restarted server, a network cut) is opened again with backoff, for up
+to ``retry_for`` seconds, and the interrupted step runs again from the start; after that, the
+step raises :class:`~stet.errors.StoreError`. It never reads as "not done". Values are always
+bound parameters and identifiers are quoted by psycopg.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from stet._encoding import from_json, to_json
+from stet._records import DURATION, EXPIRES, PID, STARTED, TIMESTAMP, Row
+from stet._resolve import _shown
+from stet.errors import MissingExtraError, StoreError
+from stet.stores._base import Store
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PostgresStore"]
+
+_T = TypeVar("_T")
+
+TABLE = "stet_records"
+ROW = "_stet_row"
+ID = "_stet_id"
+META = "stet_meta"
+
+_PROVENANCE_TYPES = {
+    TIMESTAMP: "timestamp with time zone",
+    STARTED: "timestamp with time zone",
+    EXPIRES: "timestamp with time zone",
+    DURATION: "double precision",
+    PID: "bigint",
+}
+_INT64 = range(-(2**63), 2**63)
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.' || %s, 0))"
+"""One lock per table (and schema), held by a write until it commits."""
+_CONNECTIONS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""This process's open connections, to let go of in a forked child."""
+
+
+def _let_go_in_child() -> None:
+    # A child inherits the parent's sockets. Closing a connection sends the server "goodbye",
+    # which would end the parent's session: point the child's copy of each socket at /dev/null
+    # first, so that whatever the child sends goes nowhere.
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for conn in list(_CONNECTIONS):
+            with contextlib.suppress(Exception):
+                os.dup2(null, conn.pgconn.socket)
+                conn.pgconn.finish()  # not conn.close(): a parent thread may hold its lock
+    finally:
+        os.close(null)
+    _CONNECTIONS.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_let_go_in_child)
+
+
+class _Disconnected(Exception):
+    """The connection was lost during a step: the step may run again on a new one."""
+
+
+class _StaleColumns(Exception):
+    """Another worker changed a column's type: reload the columns and run the step again."""
+
+
+class PostgresStore(Store):
+    """Records in a PostgreSQL table, shared by workers on any number of machines.
+
+    Args:
+        url: ``postgresql://user:password@host:port/database``, any libpq URL (query
+            parameters such as ``sslmode`` or ``options`` pass through). The password is
+            never shown in messages or ``repr``.
+        table: The table of completed runs (default ``stet_records``). Failed and running
+            runs go to ``stet_status``, or ``<table>_status`` for another table.
+        lease: Seconds a claim holds unless renewed (default 60), on the server's clock.
+        retry_for: Seconds to keep opening a lost connection again, with backoff, before a
+            step raises :class:`~stet.errors.StoreError` (default 60).
+        connect_timeout: Seconds one attempt to connect may take (default 10).
+
+    Raises:
+        MissingExtraError: If psycopg is not installed (``pip install 'stet[postgres]'``).
+    """
+
+    _side_of: PostgresStore | None = None
+    _conn: psycopg.Connection[Any] | None = None
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        table: str = TABLE,
+        lease: float = 60.0,
+        retry_for: float = 60.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        _psycopg()  # fail now, naming the extra, not on the first call
+        super().__init__()
+        if not isinstance(table, str) or not table or "\x00" in table:
+            raise ValueError(f"table must be a non-empty name, not {table!r}")
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
+            raise ValueError(f"lease must be a positive number of seconds, not {lease!r}")
+        self.url = str(url)
+        self.table = table
+        self.lease = float(lease)
+        self.retry_for = float(retry_for)
+        self.connect_timeout = float(connect_timeout)
+        self._reset_handles()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({_shown(self.url)!r}, table={self.table!r})"
+
+    def _close(self) -> None:
+        if self._conn is not None and self._side_of is None:
+            self._conn.close()
+            self._conn = None
+
+    def _where(self) -> str:
+        return f"{_shown(self.url)} (table {self.table})"
+
+    def _config_attributes(self) -> frozenset[str]:
+        return frozenset({"url", "table", "lease", "retry_for", "connect_timeout"})
+
+    def _reset_handles(self) -> None:
+        self._conn = None
+        self._offset = 0.0  # the server's clock minus this machine's
+        self._columns: dict[str, str] = {}  # name -> SQL type, as last loaded
+        self._ready = False  # whether this connection made sure the tables exist
+        self._in_step = False
+        self._fresh = True  # the next read starts from the top (nothing read on this connection)
+        self._last_id = 0
+        self._generation: int | None = None
+        self._statements: dict[Any, str] = {}  # SQL rendered for this connection, by purpose
+
+    @property
+    def side_table(self) -> str:
+        """The table of failed and running runs."""
+        return "stet_status" if self.table == TABLE else f"{self.table}_status"
+
+    # -- values ------------------------------------------------------------------------------
+
+    def decode(self, raw: Any) -> Any:
+        """Return the typed value of a field (JSON form)."""
+        return from_json(raw)
+
+    def encode(self, value: Any) -> Any:
+        """Return the JSON form of a value."""
+        return to_json(value)
+
+    def now(self) -> float:
+        """Return the time on the server's clock, as measured when the connection opened."""
+        return time.time() + self._offset
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        """Return this process's connection, opening it (and measuring the clock) if needed."""
+        if self._side_of is not None:
+            parent = self._side_of
+            parent._check_process()
+            conn = parent._connect()
+            if conn is not self._conn:  # first use, or the parent connected again
+                self._reset_handles()
+                self._conn, self._offset = conn, parent._offset
+            return conn
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        pg = _psycopg()
+        try:
+            opened: psycopg.Connection[Any] = pg.connect(
+                self.url, autocommit=True, connect_timeout=max(1, round(self.connect_timeout))
+            )
+            before = time.time()
+            server = opened.execute("SELECT extract(epoch FROM clock_timestamp())::float8")
+            clock = server.fetchone()
+            after = time.time()
+        except pg.OperationalError as error:
+            raise _Disconnected(_message(error)) from error
+        assert clock is not None
+        self._reset_handles()
+        self._conn, self._offset = opened, clock[0] - (before + after) / 2
+        _CONNECTIONS.add(opened)
+        # Closed when the store goes, whatever order the collector finalizes a cycle in.
+        weakref.finalize(self, opened.close)
+        return opened
+
+    def _drop_connection(self) -> None:
+        """Forget a broken connection; the next step opens a new one and reads from the top.
+
+        Reading from the top also forgets what the indexes learnt from writes of a step that
+        did not commit.
+        """
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._reset_handles()
+        if self._side is not None:
+            self._side._reset_handles()
+
+    def _statement(self, purpose: Any, build: Callable[[Any], Any]) -> str:
+        """Return SQL rendered once per connection (psycopg prepares it after a few uses)."""
+        found = self._statements.get(purpose)
+        if found is None:
+            found = self._statements[purpose] = build(_sql()).as_string(self._conn)
+        return found
+
+    def _has_rows(self, table: str) -> bool:
+        """Return whether a table exists and holds a row (no error inside a transaction)."""
+        conn = self._connect()
+        with self._errors("looking for the table"):
+            name = _sql().Identifier(table).as_string(conn)
+            found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+            if not (found and found[0]):
+                return False
+            found = conn.execute(
+                _sql().SQL("SELECT EXISTS (SELECT 1 FROM {})").format(_sql().Identifier(table))
+            ).fetchone()
+            return bool(found and found[0])
+
+    def _retrying(self, step: Callable[[], _T], doing: str) -> _T:
+        """Run a step, opening the connection again with backoff while it is lost."""
+        owner = self._side_of or self
+        if owner._in_step:
+            return step()  # part of the store's step, which runs again as a whole
+        deadline = time.monotonic() + self.retry_for
+        pause, tries, stale = 0.05, 0, 0
+        while True:
+            tries += 1
+            try:
+                return step()
+            except _StaleColumns as error:
+                stale += 1
+                if stale > 3:
+                    raise StoreError(
+                        f"a column of {self._where()} keeps changing type while stet writes: "
+                        f"{error.__cause__}",
+                        path=_shown(self.url),
+                    ) from error
+                owner._columns = {}
+                if owner._side is not None:
+                    owner._side._columns = {}  # type: ignore[attr-defined]
+                continue
+            except _Disconnected as error:
+                owner._drop_connection()
+                if time.monotonic() + pause > deadline:
+                    raise StoreError(
+                        f"lost the connection to PostgreSQL at {self._where()} while {doing}, "
+                        f"and could not open it again in {self.retry_for:g} s ({tries} tries): "
+                        f"{error}. Nothing was decided from the missing answer; run again once "
+                        "the server is back.",
+                        path=_shown(self.url),
+                    ) from error
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn psycopg's errors into a lost connection (to retry) or a StoreError."""
+        psycopg = _psycopg()
+        try:
+            yield
+        except psycopg.Error as error:
+            if isinstance(error, psycopg.OperationalError) or (
+                self._conn is not None and (self._conn.closed or self._conn.broken)
+            ):
+                raise _Disconnected(_message(error)) from error
+            if isinstance(error, psycopg.errors.DatatypeMismatch):
+                raise _StaleColumns() from error
+            raise StoreError(
+                f"PostgreSQL error on {self._where()} while {doing}: {_message(error)}",
+                path=_shown(self.url),
+            ) from error
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Return whether the store holds any run, completed, failed or running."""
+        return self._retrying(
+            lambda: self._has_rows(self.table) or self._has_rows(self.side_table),
+            "looking for the table",
+        )
+
+    def _read(self, restart: bool) -> tuple[list[Row], bool]:
+        return self._retrying(lambda: self._read_step(restart), "reading")
+
+    def _read_step(self, restart: bool) -> tuple[list[Row], bool]:
+        conn = self._connect()
+        psycopg = _psycopg()
+        if self._fresh:
+            restart, self._fresh = True, False
+        if restart:
+            self._last_id = 0
+        query = self._statement(
+            "read",
+            lambda s: s.SQL(
+                "SELECT * FROM (SELECT -1::bigint, (SELECT value::text FROM {meta} WHERE name = %s)"
+                " UNION ALL (SELECT {id}, {row} FROM {table} WHERE {id} > %s)) AS q ORDER BY 1"
+            ).format(
+                meta=s.Identifier(META),
+                id=s.Identifier(ID),
+                row=s.Identifier(ROW),
+                table=s.Identifier(self.table),
+            ),
+        )
+        try:
+            with self._errors("reading"):
+                found = conn.execute(query, (self.table, self._last_id)).fetchall()
+        except StoreError as error:
+            if not isinstance(error.__cause__, psycopg.errors.UndefinedTable):
+                raise
+            had = self._last_id > 0  # no table (yet): an empty store
+            self._last_id, self._generation = 0, None
+            return [], had or restart
+        generation = int(found[0][1] or 0)
+        if self._generation is not None and generation != self._generation and not restart:
+            self._generation = generation  # rewritten since: start over
+            self._last_id = 0
+            return self._read_step(restart=True)
+        self._generation = generation
+        rows = [json.loads(text) for _, text in found[1:]]
+        if len(found) > 1:
+            self._last_id = found[-1][0]
+        return rows, restart
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _under_lock(self, body: Callable[[], _T]) -> _T:
+        def step() -> _T:
+            with self._exclusive():
+                return body()
+
+        return self._retrying(step, "writing")
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        if self._side_of is not None:  # the side table writes in the store's transaction
+            self._connect()
+            with self._side_of._exclusive():
+                yield
+            return
+        if self._in_step:  # already inside this store's transaction
+            yield
+            return
+        conn = self._connect()
+        self._in_step = True
+        try:
+            with self._errors("writing"), conn.transaction():
+                conn.execute(_LOCK, (self.table,))
+                if not self._ready:
+                    self._create_tables(conn, _sql())
+                yield
+        finally:
+            self._in_step = False
+
+    def _create_tables(self, conn: psycopg.Connection[Any], s: Any) -> None:
+        """Create the tables if missing (under the lock: concurrent CREATEs would collide)."""
+        conn.execute(
+            s.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, value bigint)").format(
+                s.Identifier(META)
+            )
+        )
+        for table in (self.table, self.side_table):
+            conn.execute(
+                s.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ({} bigint GENERATED ALWAYS AS IDENTITY "
+                    "PRIMARY KEY, {} text NOT NULL)"
+                ).format(s.Identifier(table), s.Identifier(ID), s.Identifier(ROW))
+            )
+        self._ready = True
+
+    def _append(self, row: Row) -> None:
+        self._insert([row])
+
+    def _insert(self, rows: list[Row]) -> None:
+        conn = self._connect()
+        s = _sql()
+        if not self._columns:
+            self._load_columns(conn)
+        for row in rows:
+            values = {name: _typed(name, raw) for name, raw in row.items()}
+            for name, value in values.items():
+                self._fit(conn, s, name, value)
+            names = (ROW, *values)
+            params = [json.dumps(row, allow_nan=False)]
+            params += [_bound(value, self._columns[name]) for name, value in values.items()]
+            query = self._statement(names, functools.partial(_insert_sql, self.table, names))
+            with self._errors("writing"):
+                found = conn.execute(query, params).fetchone()
+            assert found is not None
+            self._last_id = found[0]  # read up to the end under the lock: nothing in between
+
+    def _load_columns(self, conn: psycopg.Connection[Any]) -> None:
+        found = conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            (_sql().Identifier(self.table).as_string(conn),),
+        ).fetchall()
+        self._columns = {name: kind for name, kind in found}
+
+    def _fit(self, conn: psycopg.Connection[Any], s: Any, name: str, value: Any) -> None:
+        """Make the column able to hold the value: add it, or widen its type."""
+        have = self._columns.get(name)
+        want = _PROVENANCE_TYPES.get(name) or _sql_type(value)
+        if have is None:
+            conn.execute(
+                s.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                    s.Identifier(self.table), s.Identifier(name), s.SQL(want or "text")
+                )
+            )
+            self._load_columns(conn)
+            return
+        if want is None or want == have or have == "text":
+            return
+        wider = "double precision" if {want, have} == {"bigint", "double precision"} else "text"
+        if wider == have:
+            return
+        conn.execute(
+            s.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
+                s.Identifier(self.table),
+                s.Identifier(name),
+                s.SQL(wider),
+                s.Identifier(name),
+                s.SQL(wider),
+            )
+        )
+        self._columns[name] = wider
+
+    def _replace(self, rows: list[Row]) -> None:
+        conn = self._connect()
+        s = _sql()
+        with self._errors("rewriting"):
+            conn.execute(s.SQL("DELETE FROM {}").format(s.Identifier(self.table)))
+            found = conn.execute(
+                s.SQL(
+                    "INSERT INTO {} VALUES (%s, 1) "
+                    "ON CONFLICT (name) DO UPDATE SET value = {}.value + 1 RETURNING value"
+                ).format(s.Identifier(META), s.Identifier(META)),
+                (self.table,),
+            ).fetchone()
+        assert found is not None
+        self._generation = found[0]  # readers elsewhere see it change and start over
+        self._insert(rows)
+
+    def _remove(self) -> None:
+        self._replace([])
+
+    # -- the side record -----------------------------------------------------------------------
+
+    def _open_side(self) -> Store:
+        return _SideTable(self)
+
+    def _side_exists(self) -> bool:
+        return self._retrying(lambda: self._has_rows(self.side_table), "looking for the table")
+
+
+class _SideTable(PostgresStore):
+    """The table of failed and running runs, on the store's own connection and transaction."""
+
+    def __init__(self, parent: PostgresStore) -> None:
+        super().__init__(
+            parent.url,
+            table=parent.side_table,
+            lease=parent.lease,
+            retry_for=parent.retry_for,
+            connect_timeout=parent.connect_timeout,
+        )
+        # Weak: the store holds its side table; a strong link back would be a cycle that keeps
+        # the connection open until the cyclic collector runs.
+        self._side_of = weakref.proxy(parent)
+
+    def __del__(self) -> None:
+        """Nothing: the connection is the store's, which closes it."""
+
+
+def _insert_sql(table: str, names: tuple[str, ...], s: Any) -> Any:
+    """Return the INSERT of a row with these columns, returning its id."""
+    return s.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+        s.Identifier(table),
+        s.SQL(", ").join(map(s.Identifier, names)),
+        s.SQL(", ").join(s.Placeholder() * len(names)),
+        s.Identifier(ID),
+    )
+
+
+def _typed(name: str, raw: Any) -> Any:
+    """Return the value a column shows for a raw field (timestamps stay ISO text)."""
+    if name in _PROVENANCE_TYPES or not isinstance(raw, (dict, list)):
+        return raw
+    return from_json(raw)
+
+
+def _sql_type(value: Any) -> str | None:
+    """Return the SQL type a value asks for; None for None (any column holds NULL)."""
+    kind = type(value)
+    if kind is bool:
+        return "boolean"
+    if kind is int:
+        return "bigint" if value in _INT64 else "text"
+    if kind is float:
+        return "double precision"
+    if kind is str:
+        return "text"
+    if value is None:
+        return None
+    return "json"
+
+
+def _bound(value: Any, column: str) -> Any:
+    """Return a value as a column of that SQL type takes it."""
+    if value is None:
+        return None
+    if column == "text":
+        if type(value) is str:
+            return value if _clean(value) else json.dumps(value)
+        if type(value) is bool:
+            return "true" if value else "false"
+        if type(value) in (int, float):
+            return repr(value)
+        return json.dumps(to_json(value), allow_nan=False)
+    if column == "json":
+        return json.dumps(to_json(value), allow_nan=False)
+    return value
+
+
+def _clean(text: str) -> bool:
+    """Return whether PostgreSQL's text can hold this string as it is (no NUL, valid UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _message(error: BaseException) -> str:
+    """Return an error's first line (psycopg's messages never hold the password)."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise MissingExtraError(
+            "the PostgreSQL store needs psycopg, which is not installed: "
+            "pip install 'stet[postgres]'",
+            extra="postgres",
+        ) from None
+    return psycopg
+
+
+def _sql() -> Any:
+    from psycopg import sql
+
+    return sql
