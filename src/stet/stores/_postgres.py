@@ -163,6 +163,8 @@ class PostgresStore(Store):
         self._last_id = 0
         self._generation: int | None = None
         self._statements: dict[Any, str] = {}  # SQL rendered for this connection, by purpose
+        self._queued: tuple[int, psycopg.Cursor[Any]] | None = None  # a read sent, not yet read
+        self._inserted: list[psycopg.Cursor[Any]] = []  # inserts whose ids are not yet read
 
     @property
     def side_table(self) -> str:
@@ -315,14 +317,9 @@ class PostgresStore(Store):
     def _read(self, restart: bool) -> tuple[list[Row], bool]:
         return self._retrying(lambda: self._read_step(restart), "reading")
 
-    def _read_step(self, restart: bool) -> tuple[list[Row], bool]:
-        conn = self._connect()
-        psycopg = _psycopg()
-        if self._fresh:
-            restart, self._fresh = True, False
-        if restart:
-            self._last_id = 0
-        query = self._statement(
+    def _read_sql(self) -> str:
+        """Return the read of the rows after an id, led by the table's rewrite counter."""
+        return self._statement(
             "read",
             lambda s: s.SQL(
                 "SELECT * FROM (SELECT -1::bigint, (SELECT value::text FROM {meta} WHERE name = %s)"
@@ -334,9 +331,28 @@ class PostgresStore(Store):
                 table=s.Identifier(self.table),
             ),
         )
+
+    def _queue_read(self) -> None:
+        """Send the read a step will make, to be answered with the step's first round trip."""
+        conn = self._connect()
+        start = 0 if self._fresh else self._last_id
+        self._queued = (start, conn.execute(self._read_sql(), (self.table, start)))
+
+    def _read_step(self, restart: bool) -> tuple[list[Row], bool]:
+        conn = self._connect()
+        psycopg = _psycopg()
+        self._settle()
+        if self._fresh:
+            restart, self._fresh = True, False
+        if restart:
+            self._last_id = 0
+        queued, self._queued = self._queued, None
         try:
             with self._errors("reading"):
-                found = conn.execute(query, (self.table, self._last_id)).fetchall()
+                if queued is not None and queued[0] == self._last_id:
+                    found = queued[1].fetchall()
+                else:
+                    found = conn.execute(self._read_sql(), (self.table, self._last_id)).fetchall()
         except StoreError as error:
             if not isinstance(error.__cause__, psycopg.errors.UndefinedTable):
                 raise
@@ -376,13 +392,24 @@ class PostgresStore(Store):
         conn = self._connect()
         self._in_step = True
         try:
-            with self._errors("writing"), conn.transaction():
+            # Pipelined: the lock and the reads of both tables go in one round trip, the
+            # writes and the commit in a second.
+            with self._errors("writing"), conn.pipeline(), conn.transaction():
                 conn.execute(_LOCK, (self.table,))
                 if not self._ready:
                     self._create_tables(conn, _sql())
+                self._queue_read()
+                if isinstance(self._side, PostgresStore):
+                    self._side._queue_read()
                 yield
+            for store in (self, self._side):
+                if isinstance(store, PostgresStore):
+                    store._settle()
         finally:
             self._in_step = False
+            for store in (self, self._side):
+                if isinstance(store, PostgresStore):
+                    store._queued, store._inserted = None, []
 
     def _create_tables(self, conn: psycopg.Connection[Any], s: Any) -> None:
         """Create the tables if missing (under the lock: concurrent CREATEs would collide)."""
@@ -416,10 +443,18 @@ class PostgresStore(Store):
             params = [json.dumps(row, allow_nan=False)]
             params += [_bound(value, self._columns[name]) for name, value in values.items()]
             query = self._statement(names, functools.partial(_insert_sql, self.table, names))
-            with self._errors("writing"):
-                found = conn.execute(query, params).fetchone()
-            assert found is not None
-            self._last_id = found[0]  # read up to the end under the lock: nothing in between
+            self._inserted.append(conn.execute(query, params))
+
+    def _settle(self) -> None:
+        """Take in the ids of rows inserted, once their round trip is made (or make it now)."""
+        if not self._inserted:
+            return
+        inserted, self._inserted = self._inserted, []
+        with self._errors("writing"):
+            for cursor in inserted:
+                found = cursor.fetchone()
+                assert found is not None
+                self._last_id = found[0]  # read up to the end under the lock: none in between
 
     def _load_columns(self, conn: psycopg.Connection[Any]) -> None:
         found = conn.execute(
