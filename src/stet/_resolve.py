@@ -89,13 +89,28 @@ def kind_for(path: str) -> StoreKind:
 
 
 def _shown(path: str) -> str:
-    """Return a path or URL as messages may show it: without a password."""
+    """Return a path or URL as messages may show it: without a password.
+
+    A password may sit in the user part (``user:secret@host``) or in the query
+    (``?password=secret``, ``sslpassword=``); both are left out. The user part ends at the last ``@`` before
+    the query, so a password holding an unescaped ``@`` is still hidden whole.
+    """
     scheme, sep, rest = path.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
+    if not sep:
         return path
-    credentials, _, host = rest.partition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
+    address, mark, query = rest.partition("?")
+    credentials, at, host = address.rpartition("@")
+    if at:
+        user = credentials.split(":", 1)[0]
+        address = f"{user}@{host}" if user else host
+    if mark:
+        query = "&".join(
+            part.split("=", 1)[0] + "=***"
+            if part.split("=", 1)[0].lower().endswith("password")
+            else part
+            for part in query.split("&")
+        )
+    return f"{scheme}://{address}{mark}{query}"
 
 
 def open_store(store: str | os.PathLike[str] | Store, **options: Any) -> Store:
