@@ -92,8 +92,8 @@ def _shown(path: str) -> str:
     """Return a path or URL as messages may show it: without a password.
 
     A password may sit in the user part (``user:secret@host``) or in the query
-    (``?password=secret``, ``sslpassword=``); both are left out. The user part ends at the last ``@`` before
-    the query, so a password holding an unescaped ``@`` is still hidden whole.
+    (``?password=secret``, ``sslpassword=``); both are left out. The user part ends at the
+    last ``@`` before the query, so a password holding an unescaped ``@`` is hidden whole.
     """
     scheme, sep, rest = path.partition("://")
     if not sep:
