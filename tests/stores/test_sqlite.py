@@ -62,3 +62,25 @@ def test_a_locked_database_means_wait_then_raise(tmp_path: Path, claim: bool) ->
         blocker.close()
     assert f(2) == 20
     assert f.done(2)
+
+
+def test_a_new_sqlite_store_can_be_written_by_rewrite(tmp_path: Path) -> None:
+    """Store.rewrite adds rows to a SQLite store never written before, as it does for files."""
+    store = stet.open_store(tmp_path / "new.sqlite")
+    row = {
+        "x": 1,
+        "_stet_timestamp": "2026-01-01T00:00:00+00:00",
+        "_stet_status": "done",
+        "_stet_func": "f",
+    }
+    store.rewrite(lambda rows: [*rows, store.encode_row(row)])
+    assert [r["x"] for r in stet.records(store)] == [1]
+
+
+def test_a_rewrite_that_keeps_the_count_but_changes_rows_is_written(tmp_path: Path) -> None:
+    """A rewrite replacing one row by another (same number of rows) is not taken for a no-op."""
+    store = stet.open_store(tmp_path / "runs.sqlite")
+    row = {"x": 1, "_stet_timestamp": "2026-01-01T00:00:00+00:00", "_stet_func": "f"}
+    store.record(row)
+    store.rewrite(lambda rows: [store.encode_row({**row, "x": 2})])
+    assert [r["x"] for r in stet.open_store(tmp_path / "runs.sqlite").records()] == [2]

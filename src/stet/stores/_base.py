@@ -590,7 +590,7 @@ class Store(abc.ABC):
         else:
             rows = list(self._read_all())
         keep = select(rows)
-        if len(keep) != len(rows):
+        if len(keep) != len(rows) or any(a is not b for a, b in zip(keep, rows, strict=True)):
             self._replace(keep)
             for index in self._live_indexes():
                 index.clear()

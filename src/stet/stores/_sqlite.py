@@ -315,7 +315,8 @@ class SQLiteStore(PathStore):
     def _replace(self, rows: list[Row]) -> None:
         conn = self._conn
         assert conn is not None
-        conn.execute(f"DELETE FROM {self._table}")
+        if self._columns:  # a store never written has no table yet; _insert creates it
+            conn.execute(f"DELETE FROM {self._table}")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {_META} (name TEXT PRIMARY KEY, value)")
         conn.execute(
             f"INSERT INTO {_META} VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
