@@ -105,7 +105,7 @@ class Heartbeat:
         self._asleep_until = 0.0  # when the thread wakes next (monotonic), if it runs
 
     def hold(self, token: str, lease: float, renew: Callable[[], bool]) -> None:
-        """Keep a claim alive until :meth:`drop`.
+        """Keep a claim alive until ``drop``.
 
         Args:
             token: The claim's owner token.

@@ -1,6 +1,6 @@
 """``stet.once``: the decorator, and the object it turns a function into.
 
-One call flows: bind the key values (:class:`~stet._keys.KeyPlan`), turn them into a token, look
+One call flows: bind the key values (``KeyPlan``), turn them into a token, look
 the token up in the store's in-process index (no I/O), and either skip or run the function and
 record the run. Only a miss touches the store: it reads what other processes added since the
 last look, claims the key (so no other worker runs it meanwhile), runs the function, and
@@ -78,7 +78,7 @@ class _Skip:
 
 
 class _OnceBase(Generic[P, R]):
-    """What :class:`Once` and :class:`AsyncOnce` share: everything but calling."""
+    """What ``Once`` and ``AsyncOnce`` share: everything but calling."""
 
     def __init__(
         self,
@@ -134,8 +134,8 @@ class _OnceBase(Generic[P, R]):
         }
         self.__wrapped__ = func
         functools.update_wrapper(cast("Any", self), func)
+        self._plan = KeyPlan(func, key, ignore)  # before the renaming below: its messages name func
         _pickle_raw_function_through(self, func)
-        self._plan = KeyPlan(func, key, ignore)
         self._ident = FunctionIdentity(
             name=name or str(getattr(func, "__name__", type(func).__name__)),
             version=None if version is None else str(version),
@@ -391,7 +391,7 @@ class _OnceBase(Generic[P, R]):
         """Remove this call's records, completed or failed, so that it runs again.
 
         A string argument also matches a stored value whose ``str()`` equals it, as in
-        :func:`stet.reset`: ``f.forget(alpha="0.1", seed="1")`` forgets ``f(0.1, 1)``.
+        ``stet.reset``: ``f.forget(alpha="0.1", seed="1")`` forgets ``f(0.1, 1)``.
 
         Args:
             *args: As for the function.
@@ -477,7 +477,7 @@ class AsyncOnce(_OnceBase[P, T]):
     """An ``async def`` function that runs once per key: what ``@stet.once`` returns for one.
 
     Awaiting a call awaits the function, then records the run; a coroutine that raises is
-    recorded as failed, never as completed. Otherwise as :class:`Once`.
+    recorded as failed, never as completed. Otherwise as ``Once``.
 
     Attributes:
         store: The store the runs are recorded in.
@@ -516,7 +516,7 @@ def _lookup(module: Any, qualname: str) -> Any:
 
 
 def _wrap(func: Callable[..., Any], **options: Any) -> Once[Any, Any] | AsyncOnce[Any, Any]:
-    """Return the wrapper that fits the function: :class:`AsyncOnce` for ``async def``."""
+    """Return the wrapper that fits the function: ``AsyncOnce`` for ``async def``."""
     import inspect
 
     if inspect.iscoroutinefunction(func):
@@ -545,7 +545,7 @@ def _pickle_raw_function_through(wrapper: _OnceBase[Any, Any], func: Callable[..
 
 
 class _Decorator(Protocol):
-    """What ``once(...)`` with options returns: async functions get an :class:`AsyncOnce`."""
+    """What ``once(...)`` with options returns: async functions get an ``AsyncOnce``."""
 
     @overload
     def __call__(  # type: ignore[overload-overlap]  # a coroutine function is callable too
@@ -604,7 +604,7 @@ def once(
     Use it bare (``@stet.once``) or with options. A call whose key is recorded does not run:
     it prints ``[stet] Skipping f(alpha=0.1, seed=1)`` and returns None, or the saved result
     with ``save_result=True``. Key values keep their type (``1`` is not ``"1"``; ``1 == 1.0``;
-    NaN matches NaN), and a value stet cannot encode faithfully raises :class:`TypeError`
+    NaN matches NaN), and a value stet cannot encode faithfully raises ``TypeError``
     before the function runs. ``async def`` functions are awaited, then recorded.
 
     Example:

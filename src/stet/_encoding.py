@@ -2,13 +2,13 @@
 
 Three encodings, one set of rules (the identity table of PRODUCT.md):
 
-* :func:`token` maps a value to a canonical string. Two values are the same run exactly when
+* ``token`` maps a value to a canonical string. Two values are the same run exactly when
   their tokens are equal: ``1``, ``1.0`` and ``np.int64(1)`` share a token; ``True``, ``1`` and
   ``"1"`` do not; NaN matches NaN; lists equal tuples; dicts and sets ignore order. Tokens are
   pure functions of the value, so they agree across processes, machines and hash seeds.
-* :func:`to_json` / :func:`from_json` map a value to plain JSON data and back, keeping its type
+* ``to_json`` / ``from_json`` map a value to plain JSON data and back, keeping its type
   (non-finite floats, sets and dicts with non-string keys are written as small tagged objects).
-* :func:`to_cell` / :func:`from_cell` map a value to the text of one CSV cell and back. Numbers,
+* ``to_cell`` / ``from_cell`` map a value to the text of one CSV cell and back. Numbers,
   booleans and most strings are written as themselves; a string that would read back as
   something else is written JSON-quoted. An empty cell means *absent*, not ``None``.
 """
@@ -158,10 +158,10 @@ def _why_unencodable(value: Any) -> str:
 
 
 def to_json(value: Any) -> Any:
-    """Return a normalized value as JSON data that :func:`from_json` turns back into it.
+    """Return a normalized value as JSON data that ``from_json`` turns back into it.
 
     Args:
-        value: A value returned by :func:`normalize` (or any plain scalar).
+        value: A value returned by ``normalize`` (or any plain scalar).
 
     Returns:
         Data that ``json.dumps`` writes as strict JSON (no NaN literals).
@@ -187,7 +187,7 @@ def _json_sort_key(data: Any) -> str:
 
 
 def from_json(data: Any) -> Any:
-    """Return the value that :func:`to_json` encoded as ``data``.
+    """Return the value that ``to_json`` encoded as ``data``.
 
     Args:
         data: JSON data as ``json.loads`` returns it.
@@ -258,7 +258,7 @@ def to_cell(value: Any) -> str:
         value: A key value.
 
     Returns:
-        Readable text that :func:`from_cell` turns back into an equal value of the same type.
+        Readable text that ``from_cell`` turns back into an equal value of the same type.
     """
     kind = type(value)
     if kind is str:
@@ -292,7 +292,7 @@ def _is_plain(text: str) -> bool:
 
 
 def from_cell(text: str) -> Any:
-    """Return the value whose cell text :func:`to_cell` wrote.
+    """Return the value whose cell text ``to_cell`` wrote.
 
     Args:
         text: One non-empty CSV cell.

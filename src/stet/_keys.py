@@ -1,6 +1,6 @@
 """From a call's arguments to its identity: binding, key selection and tokens.
 
-:class:`KeyPlan` is built once, when a function is decorated. It checks ``key=``/``ignore=``
+``KeyPlan`` is built once, when a function is decorated. It checks ``key=``/``ignore=``
 against the signature there (so a typo fails at once, not on the ten-thousandth call) and
 precomputes where each key value comes from, so a call binds its key values with a few dict
 look-ups instead of ``inspect.Signature.bind``.

@@ -165,7 +165,7 @@ def failed_row(
         error: What it raised.
 
     Returns:
-        The row of :func:`done_row` with status ``failed``, ``_stet_error`` (``Type: message``)
+        The row of ``done_row`` with status ``failed``, ``_stet_error`` (``Type: message``)
         and ``_stet_traceback`` (the last frames, at most 20,000 characters).
     """
     import traceback

@@ -1,6 +1,6 @@
 """From ``store=`` to a store: the one registry of store kinds.
 
-Dispatch and the "unknown store" message are derived from :data:`KINDS`, and a test checks
+Dispatch and the "unknown store" message are derived from ``KINDS``, and a test checks
 the docs' table of stores against it, so they cannot drift apart.
 """
 
@@ -52,7 +52,7 @@ KINDS: tuple[StoreKind, ...] = (
 )
 
 POSTGRES = StoreKind("postgresql", (), "stet.stores._postgres:PostgresStore")
-"""Chosen by a URL starting with one of :data:`URL_SCHEMES`."""
+"""Chosen by a URL starting with one of ``URL_SCHEMES``."""
 URL_SCHEMES = ("postgresql://", "postgres://")
 
 DIRECTORY = StoreKind("directory", (), "stet.stores._directory:DirectoryStore")

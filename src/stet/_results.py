@@ -27,7 +27,7 @@ SCALAR = "result"
 def result_columns(value: Any, key: tuple[str, ...], encoders: Encoders, label: str) -> Row:
     """Return the columns that store a return value, with ``_stet_result``.
 
-    Entries that cannot be stored faithfully are left out with a :class:`StetWarning`: the run
+    Entries that cannot be stored faithfully are left out with a ``StetWarning``: the run
     is recorded without them rather than lost.
 
     Args:
@@ -101,7 +101,7 @@ def saved_result(saved: Row | None, decode: Callable[[Any], Any]) -> Any:
     """Return the value a skipped call answers, from the raw result cells of its record.
 
     Args:
-        saved: The raw cells kept by the index (:attr:`FunctionIndex.results`), or None.
+        saved: The raw cells kept by the index (``FunctionIndex.results``), or None.
         decode: The store's decoder.
 
     Returns:

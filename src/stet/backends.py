@@ -1,6 +1,6 @@
 """The stet 0.0.2 compatibility surface: ``get_backend(path)`` and its five verbs.
 
-New code uses :func:`stet.once`, :func:`stet.records` and :func:`stet.reset`; this module keeps
+New code uses ``stet.once``, ``stet.records`` and ``stet.reset``; this module keeps
 code written for stet 0.0.2 (importing results, inspecting a store) working unchanged. Rows
 recorded here carry no function name, as 0.0.2's did, and are matched by the ``str()`` of
 values; ``load()`` returns values as text.

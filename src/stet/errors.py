@@ -1,6 +1,6 @@
 """The exceptions and warnings stet raises.
 
-Every error derives from :class:`StetError` and also from the built-in exception that fits,
+Every error derives from ``StetError`` and also from the built-in exception that fits,
 so ``except TypeError`` or ``except OSError`` keeps working in code that does not know stet::
 
     StetError

@@ -1,7 +1,7 @@
 """The ``stet`` command: look at, clean, convert and fill stores from a shell.
 
 Each command lives in a module of its own with ``register(subparsers)`` and ``run(args)``. The
-library never imports this package. Errors of the library (:class:`~stet.errors.StetError`,
+library never imports this package. Errors of the library (``StetError``,
 ``OSError``) become one line ``stet: error: ...`` and exit code 1 here, at the boundary; usage
 errors exit with 2, as argparse does.
 """

@@ -80,7 +80,7 @@ class Grid:
     Attributes:
         row_values: The distinct values down, sorted.
         col_values: The distinct values across, sorted.
-        cells: ``cells[i][j]`` is the state of the pair, one of :data:`STATES`.
+        cells: ``cells[i][j]`` is the state of the pair, one of ``STATES``.
     """
 
     def __init__(self, rows: Sequence[Mapping[str, Any]], down: str, across: str) -> None:

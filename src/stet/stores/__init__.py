@@ -1,4 +1,4 @@
-"""The kinds of store, and the contract they share (:class:`Store`).
+"""The kinds of store, and the contract they share (``Store``).
 
 Each kind's module is imported when it is first used, so ``import stet`` stays cheap.
 """

@@ -1,7 +1,7 @@
 """The store contract, and the logic every store shares.
 
-A store keeps rows (see :mod:`stet._records`) and feeds the in-process indexes of the functions
-that use it. :class:`Store` implements the public verbs once; each kind of store fills in a few
+A store keeps rows (see ``stet._records``) and feeds the in-process indexes of the functions
+that use it. ``Store`` implements the public verbs once; each kind of store fills in a few
 primitives:
 
 * ``_read(restart)`` returns the rows added since the last call, or every row when
@@ -12,7 +12,7 @@ primitives:
 * ``_remove()`` (inside ``_exclusive``) deletes the store and the files stet keeps beside it;
 * ``decode(raw)`` turns a stored field into its typed value.
 
-Failed and running (claimed) runs live in the store's *side record* (:meth:`Store.side`), a
+Failed and running (claimed) runs live in the store's *side record* (``Store.side``), a
 store of the same contract kept beside it: ``runs.csv.stet/status.jsonl`` for file stores, a
 second table for SQLite. The store's own lock covers both, so a claim, a record and a failure
 are each one atomic step against every other worker.
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["Durability", "PathStore", "Store", "fsync_directory", "matches", "shared"]
 
 Claimed = Literal["won", "done", "busy"]
-"""What :meth:`Store.claim` found: the key is now ours, completed, or run by a live worker."""
+"""What ``Store.claim`` found: the key is now ours, completed, or run by a live worker."""
 
 _T = TypeVar("_T")
 
@@ -61,7 +61,7 @@ _COMPACT_SLACK = 4096
 class Store(abc.ABC):
     """Where the records of completed runs are kept.
 
-    Subclasses are created by :func:`stet.open_store` from ``store=``, or directly with their
+    Subclasses are created by ``stet.open_store`` from ``store=``, or directly with their
     own options, e.g. ``CSVStore("runs.csv", durable="fsync")``.
 
     Attributes:
@@ -139,7 +139,7 @@ class Store(abc.ABC):
             ident: The function.
 
         Returns:
-            The index, kept up to date by :meth:`refresh` and :meth:`record`.
+            The index, kept up to date by ``refresh`` and ``record``.
         """
         with self._lock:
             self._check_process()
@@ -161,7 +161,7 @@ class Store(abc.ABC):
             ident: The function.
 
         Returns:
-            The index, with :attr:`FunctionIndex.results` filled.
+            The index, with ``FunctionIndex.results`` filled.
         """
         with self._lock:
             found = self.index(ident)
@@ -176,7 +176,7 @@ class Store(abc.ABC):
             ident: The function.
 
         Returns:
-            The index of the side record, kept up to date by :meth:`claim` and :meth:`fail`.
+            The index of the side record, kept up to date by ``claim`` and ``fail``.
         """
         found = self.side().index(ident)
         assert isinstance(found, StateIndex)
@@ -248,10 +248,10 @@ class Store(abc.ABC):
         """Record a row whose values are already in the store's own form.
 
         Args:
-            raw: The row, as :meth:`rows` would return it.
+            raw: The row, as ``rows`` would return it.
             index: The index of the function that ran, if the caller knows it.
             key: The run's key in that index.
-            guard: As for :meth:`record`.
+            guard: As for ``record``.
 
         Returns:
             True if the row was written; False if the guard refused it.
@@ -288,7 +288,7 @@ class Store(abc.ABC):
     def append_read_up(self, row: Row, index: FunctionIndex, key: str) -> None:
         """Append a row to a side record just read to its end, under the store's own lock.
 
-        The caller (:meth:`claim`) has called :meth:`refresh` under the lock that covers this
+        The caller (``claim``) has called ``refresh`` under the lock that covers this
         side record, so nothing can have changed since: a store may skip looking again.
 
         Args:
@@ -304,9 +304,9 @@ class Store(abc.ABC):
         """Claim a key for this worker, atomically with every other worker's claims and records.
 
         Args:
-            states: The function's side-record index (:meth:`states`).
+            states: The function's side-record index (``states``).
             key: The key, as the function's index spells it.
-            row: The claim's ``running`` row (:func:`stet._records.running_row`).
+            row: The claim's ``running`` row (``stet._records.running_row``).
             done: Says, under the lock and caught up, whether the key is completed.
 
         Returns:
@@ -352,7 +352,7 @@ class Store(abc.ABC):
 
         Args:
             row: The row, with typed values.
-            guard: As for :meth:`record`; the side record is caught up before it is called.
+            guard: As for ``record``; the side record is caught up before it is called.
 
         Returns:
             True if the row was written.
@@ -384,7 +384,7 @@ class Store(abc.ABC):
             self._under_lock(self._tidy_side_locked)
 
     def _tidy_side_locked(self) -> None:
-        """Do what :meth:`tidy_side` does, inside ``_exclusive``."""
+        """Do what ``tidy_side`` does, inside ``_exclusive``."""
         self._read_into_indexes(restart=False)
         if not self._side_exists():
             return
@@ -446,7 +446,7 @@ class Store(abc.ABC):
             row: Column names and typed values.
 
         Returns:
-            The raw row, as :meth:`rows` returns rows.
+            The raw row, as ``rows`` returns rows.
         """
         encode = self.encode
         return {name: encode(value) for name, value in row.items()}
@@ -457,7 +457,7 @@ class Store(abc.ABC):
         """Return every row, raw, in stored order.
 
         Returns:
-            Rows as the store holds them; use :meth:`records` for typed values.
+            Rows as the store holds them; use ``records`` for typed values.
         """
         with self._lock:
             self._check_process()
@@ -522,7 +522,7 @@ class Store(abc.ABC):
         """Return one raw row with its values decoded.
 
         Args:
-            row: A row from :meth:`rows`.
+            row: A row from ``rows``.
 
         Returns:
             The row with typed values (text for the key values of a legacy row).
@@ -583,7 +583,7 @@ class Store(abc.ABC):
             return self._under_lock(lambda: self._rewrite_locked(select))
 
     def _rewrite_locked(self, select: Callable[[list[Row]], list[Row]]) -> list[Row]:
-        """Do what :meth:`rewrite` does, inside ``_exclusive``."""
+        """Do what ``rewrite`` does, inside ``_exclusive``."""
         if self._rows is not None:  # kept in memory: only the tail needs reading
             self._read_into_indexes(restart=False)
             rows = list(self._rows)
@@ -650,7 +650,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def encode(self, value: Any) -> Any:
-        """Return how a typed value is stored in a field (the inverse of :meth:`decode`)."""
+        """Return how a typed value is stored in a field (the inverse of ``decode``)."""
 
     # -- primitives ----------------------------------------------------------------------
 
@@ -731,8 +731,8 @@ class PathStore(Store):
             call returned. ``"fsync"``: it also survives power loss, at the cost of a sync
             (about 0.1 ms to 10 ms) per record.
         lock_timeout: Seconds to wait for another writer before raising
-            :class:`~stet.errors.LockTimeoutError`.
-        lease: Seconds a claim holds unless renewed (default 60); see :class:`Store`.
+            ``LockTimeoutError``.
+        lease: Seconds a claim holds unless renewed (default 60); see ``Store``.
     """
 
     def __init__(
@@ -925,7 +925,7 @@ def fsync_directory(directory: Path) -> None:
 def matches(store: Store, row: Row, where: Mapping[str, Any], func: str | None) -> bool:
     """Return whether a raw row matches a filter of column values.
 
-    Values compare by identity (:func:`stet._encoding.token`). A string in the filter also
+    Values compare by identity (``stet._encoding.token``). A string in the filter also
     matches a typed value whose ``str()`` equals it, so the stet 0.0.2 habit
     ``{"alpha": "0.1"}`` keeps working on typed stores.
 

@@ -1,6 +1,6 @@
 """The CSV store: one header line, then one line per completed run.
 
-Cells are readable text (see :func:`stet._encoding.to_cell`): numbers and booleans as
+Cells are readable text (see ``stet._encoding.to_cell``): numbers and booleans as
 themselves, ``None`` as ``None``, a string as itself unless it would read back as something
 else, when it is JSON-quoted. An empty cell means the column did not exist when the row was
 written. A record never spans two lines (a string with a line break is JSON-quoted), so a
@@ -38,8 +38,11 @@ class CSVStore(LineFileStore):
 
     Args:
         path: The ``.csv`` file.
-        durable: ``"process"`` (default) or ``"fsync"``, see :class:`LineFileStore`.
+        durable: ``"process"`` (default): a record survives the crash of any process once the
+            call returned. ``"fsync"``: it also survives power loss, at the cost of a sync per
+            record.
         lock_timeout: Seconds to wait for another writer.
+        lease: Seconds a claim holds unless renewed (default 60).
     """
 
     def _start_format(self) -> None:

@@ -49,8 +49,11 @@ class LineFileStore(PathStore):
 
     Args:
         path: The store file; a relative path is resolved now, against the working directory.
-        durable: ``"process"`` (default) or ``"fsync"``, see :class:`PathStore`.
+        durable: ``"process"`` (default): a record survives the crash of any process once the
+            call returned. ``"fsync"``: it also survives power loss, at the cost of a sync per
+            record.
         lock_timeout: Seconds to wait for another writer.
+        lease: Seconds a claim holds unless renewed (default 60).
     """
 
     trailer: bytes = b""

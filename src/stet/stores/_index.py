@@ -86,7 +86,7 @@ class FunctionIndex:
     Attributes:
         done: The keys of completed runs.
         legacy: The keys of rows written by stet 0.0.2 (the ``str()`` of their values).
-        results: Key -> the raw result columns of that run, once :meth:`keep_results` is called
+        results: Key -> the raw result columns of that run, once ``keep_results`` is called
             (None before: most functions save no result, and their index stays a set).
     """
 
@@ -125,7 +125,7 @@ class FunctionIndex:
         """Take in a row just written for a key the caller computed (no decoding needed).
 
         Args:
-            key: The row's key, as :meth:`key_of` would find it.
+            key: The row's key, as ``key_of`` would find it.
             row: The raw row.
         """
         self.done.add(key)
@@ -217,7 +217,7 @@ class FunctionIndex:
     def _add_cells(self, batch: CellRows) -> None:
         """Take in rows kept as lists of cells, column by column: no dict and no loop per row.
 
-        It does what :meth:`add` does; working on whole columns, with each distinct cell
+        It does what ``add`` does; working on whole columns, with each distinct cell
         decoded once, is what lets a store of a million records open in about a second.
         """
         where = {name: i for i, name in enumerate(batch.header)}
@@ -360,7 +360,7 @@ def holder_of(row: Row, decode: Decode) -> tuple[str, str, int, str]:
         decode: The side record's decoder.
 
     Returns:
-        What :func:`stet._claims.lapsed` judges; an expiry in 1970 where the row has none.
+        What ``stet._claims.lapsed`` judges; an expiry in 1970 where the row has none.
     """
     raw_owner, raw_host, raw_pid, raw_expires = (
         row.get(name) for name in (OWNER, HOST, PID, EXPIRES)

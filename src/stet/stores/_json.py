@@ -48,8 +48,11 @@ class JSONStore(JSONLinesStore):
 
     Args:
         path: The ``.json`` file.
-        durable: ``"process"`` (default) or ``"fsync"``, see :class:`LineFileStore`.
+        durable: ``"process"`` (default): a record survives the crash of any process once the
+            call returned. ``"fsync"``: it also survives power loss, at the cost of a sync per
+            record.
         lock_timeout: Seconds to wait for another writer.
+        lease: Seconds a claim holds unless renewed (default 60).
     """
 
     trailer = _CLOSE

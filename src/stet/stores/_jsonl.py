@@ -1,6 +1,6 @@
 """The JSON Lines store: one JSON object per line, one line per completed run.
 
-Values are JSON with their types kept (:func:`stet._encoding.to_json`): NaN, infinities and
+Values are JSON with their types kept (``stet._encoding.to_json``): NaN, infinities and
 sets are small tagged objects, so every line is strict JSON that ``jq`` and pandas read.
 A key missing from an object means the column did not exist when the row was written.
 """
@@ -50,8 +50,11 @@ class JSONLinesStore(LineFileStore):
 
     Args:
         path: The ``.jsonl`` file.
-        durable: ``"process"`` (default) or ``"fsync"``, see :class:`LineFileStore`.
+        durable: ``"process"`` (default): a record survives the crash of any process once the
+            call returned. ``"fsync"``: it also survives power loss, at the cost of a sync per
+            record.
         lock_timeout: Seconds to wait for another writer.
+        lease: Seconds a claim holds unless renewed (default 60).
     """
 
     def decode(self, raw: Any) -> Any:
@@ -105,11 +108,11 @@ class SideFile(JSONLinesStore):
 
     It lives in the directory stet keeps beside the store (``runs.csv.stet/status.jsonl``),
     created on the first write. It takes no lock of its own: it is written only under the
-    store's lock (:meth:`stet.stores._base.Store.claim`, ``side_write``, compaction, reset).
+    store's lock (``stet.stores._base.Store.claim``, ``side_write``, compaction, reset).
     """
 
     def append_read_up(self, row: Row, index: FunctionIndex, key: str) -> None:
-        """Append a row right after :meth:`refresh` checked the file, under the store's lock.
+        """Append a row right after ``refresh`` checked the file, under the store's lock.
 
         That check (one ``stat``) still holds, since no other process writes here without the
         store's lock: the row is written at once, without the ``stat`` and ``fstat`` of a

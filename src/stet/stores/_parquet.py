@@ -9,7 +9,7 @@ costs a copy of the whole store per run and loses it if the writer is killed mid
   ``_stet_values`` (identity is read from there), then the ``_stet_`` provenance columns. Its
   key-value metadata ``stet.generation`` names the journal that continues it.
 * Records are appended to ``runs.parquet.stet/journal-<generation>.jsonl`` by a
-  :class:`~stet.stores._jsonl.JSONLinesStore`, which also brings the lock (``flock`` on the
+  ``JSONLinesStore``, which also brings the lock (``flock`` on the
   journal), torn-tail fencing and incremental reads.
 * A *fold*, under the journal's lock, writes every row to a temporary file with the next
   generation, syncs it, renames it over the main file and only then deletes the old journal.
@@ -80,7 +80,7 @@ class ParquetStore(PathStore):
         durable: ``"process"`` (default): a record survives the crash of any process once the
             call returned. ``"fsync"``: it also survives power loss (one fsync per record).
         lock_timeout: Seconds to wait for another writer before raising
-            :class:`~stet.errors.LockTimeoutError`.
+            ``LockTimeoutError``.
         fold_every: Fold the journal into the Parquet file once it holds this many records
             (default 1000), or 10% of the file's rows if that is more.
         lease: Seconds a claim holds unless renewed (default 60).
@@ -483,7 +483,7 @@ class ParquetStore(PathStore):
             lock.release()
 
     def _tidy_at_exit(self) -> None:
-        """Nothing: :meth:`_fold_at_exit` tidies the side record under the same lock."""
+        """Nothing: ``_fold_at_exit`` tidies the side record under the same lock."""
 
     def _remove_side(self) -> None:
         # The journal this process holds locked may be an empty file that only the lock made:

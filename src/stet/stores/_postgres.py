@@ -22,7 +22,7 @@ on when a claim lapses.
 
 A dropped connection (a restarted server, a network cut) is opened again with backoff, for up
 to ``retry_for`` seconds, and the interrupted step runs again from the start; after that, the
-step raises :class:`~stet.errors.StoreError`. It never reads as "not done". Values are always
+step raises ``StoreError``. It never reads as "not done". Values are always
 bound parameters and identifiers are quoted by psycopg.
 """
 
@@ -107,7 +107,7 @@ class PostgresStore(Store):
             runs go to ``stet_status``, or ``<table>_status`` for another table.
         lease: Seconds a claim holds unless renewed (default 60), on the server's clock.
         retry_for: Seconds to keep opening a lost connection again, with backoff, before a
-            step raises :class:`~stet.errors.StoreError` (default 60).
+            step raises ``StoreError`` (default 60).
         connect_timeout: Seconds one attempt to connect may take (default 10).
 
     Raises:
