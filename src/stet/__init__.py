@@ -29,6 +29,7 @@ if _typing.TYPE_CHECKING:
     from stet import backends
     from stet.stores import (
         CSVStore,
+        DirectoryStore,
         JSONLinesStore,
         JSONStore,
         ParquetStore,
@@ -38,6 +39,7 @@ if _typing.TYPE_CHECKING:
 
 _STORES = (
     "CSVStore",
+    "DirectoryStore",
     "JSONLinesStore",
     "JSONStore",
     "ParquetStore",
@@ -60,6 +62,7 @@ def __getattr__(name: str) -> _typing.Any:
 __all__ = [
     "AsyncOnce",
     "CSVStore",
+    "DirectoryStore",
     "ForeignFileError",
     "JSONLinesStore",
     "JSONStore",

@@ -173,4 +173,4 @@ def load(
 
 
 def _where(store: Store) -> str:
-    return str(getattr(store, "path", store))
+    return store._where()

@@ -12,6 +12,7 @@ from stet.stores._base import Store
 
 if TYPE_CHECKING:
     from stet.stores._csv import CSVStore
+    from stet.stores._directory import DirectoryStore
     from stet.stores._file import LineFileStore
     from stet.stores._json import JSONStore
     from stet.stores._jsonl import JSONLinesStore
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSVStore",
+    "DirectoryStore",
     "JSONLinesStore",
     "JSONStore",
     "LineFileStore",
@@ -32,6 +34,7 @@ __all__ = [
 
 _MODULES = {
     "CSVStore": "stet.stores._csv",
+    "DirectoryStore": "stet.stores._directory",
     "JSONLinesStore": "stet.stores._jsonl",
     "JSONStore": "stet.stores._json",
     "LineFileStore": "stet.stores._file",
