@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stet._encoding import from_json, to_json
-from stet._records import DURATION, EXPIRES, PID, STARTED, TIMESTAMP, Row
+from stet._records import DURATION, EXPIRES, PID, STARTED, STATUS, TIMESTAMP, Row, Status
 from stet._resolve import _shown
 from stet.errors import MissingExtraError, StoreError
 from stet.stores._base import Store
@@ -63,6 +63,7 @@ _PROVENANCE_TYPES = {
     PID: "bigint",
 }
 _INT64 = range(-(2**63), 2**63)
+_RUNNING = Status.RUNNING.value
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.' || %s, 0))"
 """One lock per table (and schema), held by a write until it commits."""
 _CONNECTIONS: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -159,6 +160,7 @@ class PostgresStore(Store):
         self._columns: dict[str, str] = {}  # name -> SQL type, as last loaded
         self._ready = False  # whether this connection made sure the tables exist
         self._in_step = False
+        self._lasting = False  # whether the step wrote what must be on disk before it commits
         self._fresh = True  # the next read starts from the top (nothing read on this connection)
         self._last_id = 0
         self._generation: int | None = None
@@ -390,7 +392,7 @@ class PostgresStore(Store):
             yield
             return
         conn = self._connect()
-        self._in_step = True
+        self._in_step, self._lasting = True, False
         try:
             # Pipelined: the lock and the reads of both tables go in one round trip, the
             # writes and the commit in a second.
@@ -402,6 +404,13 @@ class PostgresStore(Store):
                 if isinstance(self._side, PostgresStore):
                     self._side._queue_read()
                 yield
+                if not self._lasting:
+                    # Only claims were written (a claim, its renewal or release): the commit
+                    # need not wait for the server's disk while every other writer waits for
+                    # the lock. A claim lost in a crash of the server itself (not of a
+                    # client) lets another worker run its key too; a record or a failure is
+                    # never committed this way.
+                    conn.execute("SET LOCAL synchronous_commit TO off")
             for store in (self, self._side):
                 if isinstance(store, PostgresStore):
                     store._settle()
@@ -435,7 +444,10 @@ class PostgresStore(Store):
         s = _sql()
         if not self._columns:
             self._load_columns(conn)
+        owner = self._side_of or self
         for row in rows:
+            if self._side_of is None or row.get(STATUS) != _RUNNING:
+                owner._lasting = True
             values = {name: _typed(name, raw) for name, raw in row.items()}
             for name, value in values.items():
                 self._fit(conn, s, name, value)
@@ -493,6 +505,7 @@ class PostgresStore(Store):
         self._columns[name] = wider
 
     def _replace(self, rows: list[Row]) -> None:
+        (self._side_of or self)._lasting = True
         conn = self._connect()
         s = _sql()
         with self._errors("rewriting"):
