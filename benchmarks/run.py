@@ -30,6 +30,7 @@ import importtime
 import machine
 import peerbench
 import peers
+import postgres
 import prefill
 import report
 import summary
@@ -296,6 +297,7 @@ def measure(args: argparse.Namespace, plan: dict, base: Path) -> tuple[dict, dic
     raw["import"] = importtime.measure(sys.executable, plan["import_runs"], runner.env)
     if side:
         raw["peers"] = side.finish()
+    raw["postgres"] = postgres.measure(runner, quick=args.quick)  # postgres.py: its own plan
     return described, raw
 
 
@@ -386,6 +388,7 @@ def finish(args: argparse.Namespace, out: Path, began: float, described: dict, r
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     log(f"wrote {out}")
     print(report.text_summary(results))
+    print(postgres.text(raw["postgres"]))
     if args.docs or (not args.quick and not args.no_docs):
         report.write(results, out)
     return 0

@@ -15,23 +15,23 @@ from tests.conftest import run_child
 RAISED: list[BaseException] = []
 
 
-def test_an_async_function_is_awaited_then_recorded(store_path: Path) -> None:
+def test_an_async_function_is_awaited_then_recorded(store_spec: Path | str) -> None:
     """Awaiting the call runs the coroutine to its end; only then is the run recorded."""
     seen_during_run = []
 
-    @stet.once(store=store_path, key=["alpha"], verbose=False)
+    @stet.once(store=store_spec, key=["alpha"], verbose=False)
     async def train(alpha: float, steps: int = 2) -> float:
         for _ in range(steps):
             await asyncio.sleep(0)
-        seen_during_run.append(stet.records(store_path))
+        seen_during_run.append(stet.records(store_spec))
         return alpha * 2
 
     assert isinstance(train, stet.AsyncOnce)
     pending = train(0.5)
-    assert stet.records(store_path) == []  # calling alone runs nothing
+    assert stet.records(store_spec) == []  # calling alone runs nothing
     assert asyncio.run(pending) == 1.0
     assert seen_during_run == [[]]  # not recorded before it finished
-    [row] = stet.records(store_path)
+    [row] = stet.records(store_spec)
     assert (row["alpha"], row["_stet_status"], row["_stet_func"]) == (0.5, "done", "train")
     assert train.done(0.5)
     assert asyncio.run(train(0.5)) is None  # a skip, still awaitable
@@ -59,11 +59,11 @@ with open(sys.argv[2], "wb") as handle:
 
 
 def test_an_async_skip_returns_the_saved_result_in_a_fresh_process(
-    store_path: Path, tmp_path: Path
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """save_result=True with async def: a re-run returns the saved results and runs nothing."""
-    first = run_child(ASYNC_SWEEP, store_path, tmp_path / "first.pkl")
-    second = run_child(ASYNC_SWEEP, store_path, tmp_path / "second.pkl")
+    first = run_child(ASYNC_SWEEP, store_spec, tmp_path / "first.pkl")
+    second = run_child(ASYNC_SWEEP, store_spec, tmp_path / "second.pkl")
     assert sorted(first["calls"]) == [(0.1, 0), (0.1, 1), (0.2, 0), (0.2, 1)]
     assert first["out"][1] == {"mse": 0.05, "tag": "1", "ok": False}
     assert second["calls"] == []
@@ -71,10 +71,10 @@ def test_an_async_skip_returns_the_saved_result_in_a_fresh_process(
     assert [type(v) for v in second["out"][0].values()] == [float, str, bool]
 
 
-def test_a_coroutine_that_raises_is_recorded_failed_never_done(store_path: Path) -> None:
+def test_a_coroutine_that_raises_is_recorded_failed_never_done(store_spec: Path | str) -> None:
     """The coroutine's own exception propagates; the run is in status failed, not done."""
 
-    @stet.once(store=store_path, verbose=False)
+    @stet.once(store=store_spec, verbose=False)
     async def train(alpha: float) -> float:
         await asyncio.sleep(0)
         error = ArithmeticError(f"diverged at {alpha}")
@@ -84,17 +84,17 @@ def test_a_coroutine_that_raises_is_recorded_failed_never_done(store_path: Path)
     with pytest.raises(ArithmeticError) as caught:
         asyncio.run(train(0.5))
     assert caught.value is RAISED[0]
-    assert stet.records(store_path) == []
+    assert stet.records(store_spec) == []
     assert not train.done(0.5)
-    [failed] = stet.records(store_path, status="failed")
+    [failed] = stet.records(store_spec, status="failed")
     assert (failed["alpha"], failed["_stet_error"]) == (0.5, "ArithmeticError: diverged at 0.5")
     assert "diverged at 0.5" in failed["_stet_traceback"]
 
 
-def test_a_failing_coroutine_with_on_error_continue_returns_none(store_path: Path) -> None:
+def test_a_failing_coroutine_with_on_error_continue_returns_none(store_spec: Path | str) -> None:
     """on_error="continue": the awaited call gives None and the other coroutines complete."""
 
-    @stet.once(store=store_path, on_error="continue", verbose=False)
+    @stet.once(store=store_spec, on_error="continue", verbose=False)
     async def train(x: int) -> int:
         await asyncio.sleep(0)
         if x == 1:
@@ -105,15 +105,15 @@ def test_a_failing_coroutine_with_on_error_continue_returns_none(store_path: Pat
         return list(await asyncio.gather(*(train(x) for x in range(3))))
 
     assert asyncio.run(main()) == [0, None, 2]
-    assert sorted(r["x"] for r in stet.records(store_path)) == [0, 2]
-    assert [r["x"] for r in stet.records(store_path, status="failed")] == [1]
+    assert sorted(r["x"] for r in stet.records(store_spec)) == [0, 2]
+    assert [r["x"] for r in stet.records(store_spec, status="failed")] == [1]
 
 
-def test_a_cancelled_coroutine_leaves_no_record(store_path: Path) -> None:
+def test_a_cancelled_coroutine_leaves_no_record(store_spec: Path | str) -> None:
     """asyncio.CancelledError: neither done nor failed nor running; the key runs again later."""
     calls = []
 
-    @stet.once(store=store_path, key=["x"], verbose=False)
+    @stet.once(store=store_spec, key=["x"], verbose=False)
     async def train(x: int, started: asyncio.Event | None = None) -> int:
         calls.append(x)
         if started is not None:
@@ -130,9 +130,9 @@ def test_a_cancelled_coroutine_leaves_no_record(store_path: Path) -> None:
             await task
 
     asyncio.run(main())
-    assert stet.records(store_path, status="all") == []
-    assert stet.records(store_path, status="running") == []
+    assert stet.records(store_spec, status="all") == []
+    assert stet.records(store_spec, status="running") == []
     assert not train.done(1)
     assert asyncio.run(train(1)) == 1
     assert calls == [1, 1]
-    assert [r["x"] for r in stet.records(store_path)] == [1]
+    assert [r["x"] for r in stet.records(store_spec)] == [1]

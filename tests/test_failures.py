@@ -16,14 +16,17 @@ from typing import Any
 import pytest
 
 import stet
-from tests.conftest import STORE_SUFFIXES, run_child, run_python
+from tests import _postgres
+from tests.conftest import STORE_SUFFIXES, kinds, run_child, run_python
 
 #: What the last run raised, kept at module level so a test can compare identities.
 RAISED: list[BaseException] = []
 
 
-def main_table(path: Path) -> list[dict[str, Any]]:
+def main_table(path: Path | str) -> list[dict[str, Any]]:
     """Return the rows of a store's own file or table, read without stet."""
+    if isinstance(path, str):  # a PostgreSQL URL: the table stet_records
+        return _postgres.rows(path, "stet_records")
     if path.suffix == ".csv":
         with path.open(newline="") as handle:
             return list(csv.DictReader(handle))
@@ -43,8 +46,10 @@ def main_table(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def side_record(path: Path) -> list[dict[str, Any]]:
+def side_record(path: Path | str) -> list[dict[str, Any]]:
     """Return the rows of a store's side record (failed and running runs), read without stet."""
+    if isinstance(path, str):  # a PostgreSQL URL: the second table
+        return _postgres.rows(path, _postgres.SIDE_TABLE)
     if path.suffix == ".sqlite":
         connection = sqlite3.connect(path)
         try:
@@ -70,12 +75,12 @@ print([train(x) for x in (1, 2, 3)])
 """
 
 
-def test_a_failure_is_recorded_in_the_side_record_not_the_main_table(store_path: Path) -> None:
-    """records(status="failed") shows _stet_error, started, duration, traceback; the table not."""
-    result = run_python(SWEEP_WITH_A_FAILURE, str(store_path))
+def test_a_failure_is_recorded_as_failed_never_done(store_spec: Path | str) -> None:
+    """records(status="failed") shows _stet_error, started, duration, traceback; done does not."""
+    result = run_python(SWEEP_WITH_A_FAILURE, str(store_spec))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[1, None, 3]"
-    [failed] = stet.records(store_path, status="failed")
+    [failed] = stet.records(store_spec, status="failed")
     assert failed["x"] == 2
     assert failed["_stet_status"] == "failed"
     assert failed["_stet_error"] == "ValueError: bad x"
@@ -85,16 +90,25 @@ def test_a_failure_is_recorded_in_the_side_record_not_the_main_table(store_path:
     assert failed["_stet_duration_s"] >= 0
     assert "ValueError: bad x" in failed["_stet_traceback"]
     assert ", in train" in failed["_stet_traceback"]
-    assert [r["x"] for r in stet.records(store_path)] == [1, 3]
-    assert sorted(str(r["x"]) for r in main_table(store_path)) == ["1", "3"]
-    assert all(r.get("_stet_status") == "done" for r in main_table(store_path))
-    side = [r for r in side_record(store_path) if r["_stet_status"] == "failed"]
+    assert [r["x"] for r in stet.records(store_spec)] == [1, 3]
+    assert sorted(r["x"] for r in stet.records(store_spec, status="all")) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("store_kind", kinds(*sorted(STORE_SUFFIXES), "postgresql"))
+def test_a_failure_is_in_the_side_record_not_the_main_table(store_spec: Path | str) -> None:
+    """Read without stet, the main file or table holds the completed runs only; the failure is
+    in the side record. (The directory store's files: tests/stores/test_directory.py.)"""
+    result = run_python(SWEEP_WITH_A_FAILURE, str(store_spec))
+    assert result.returncode == 0, result.stderr
+    assert sorted(str(r["x"]) for r in main_table(store_spec)) == ["1", "3"]
+    assert all(r.get("_stet_status") == "done" for r in main_table(store_spec))
+    side = [r for r in side_record(store_spec) if r["_stet_status"] == "failed"]
     assert len(side) == 1
     assert side[0]["_stet_error"] == "ValueError: bad x"
 
 
 def test_a_failure_as_the_first_run_of_a_store_is_listed_and_counted(
-    store_path: Path, capsys: pytest.CaptureFixture[str]
+    store_spec: Path | str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A store whose only run failed: records and status show it from another process."""
     code = """
@@ -105,20 +119,22 @@ def test_a_failure_as_the_first_run_of_a_store_is_listed_and_counted(
             raise RuntimeError("diverged")
         train(1)
         """
-    assert run_python(code, str(store_path)).returncode == 0
-    [failed] = stet.records(store_path, status="failed")
+    assert run_python(code, str(store_spec)).returncode == 0
+    [failed] = stet.records(store_spec, status="failed")
     assert (failed["x"], failed["_stet_error"]) == (1, "RuntimeError: diverged")
-    assert stet.records(store_path) == []
-    stet.status(store_path)
+    assert stet.records(store_spec) == []
+    stet.status(store_spec)
     out = capsys.readouterr().out
     assert "[stet] 0 completed experiments recorded" in out
     assert "[stet] 1 failed" in out
 
 
-def test_status_prints_a_failed_count(store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_prints_a_failed_count(
+    store_spec: Path | str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """stet.status prints how many runs failed, besides how many completed."""
 
-    @stet.once(store=store_path, on_error="continue", verbose=False)
+    @stet.once(store=store_spec, on_error="continue", verbose=False)
     def f(x: int) -> int:
         if x % 2:
             raise ValueError(x)
@@ -127,16 +143,16 @@ def test_status_prints_a_failed_count(store_path: Path, capsys: pytest.CaptureFi
     for x in range(5):
         f(x)
     capsys.readouterr()
-    stet.status(store_path)
+    stet.status(store_spec)
     lines = capsys.readouterr().out.splitlines()
     assert "[stet] 3 completed experiments recorded" in lines
     assert any(line.startswith("[stet] 2 failed") for line in lines)
 
 
-def test_on_error_raise_propagates_the_very_same_exception(store_path: Path) -> None:
+def test_on_error_raise_propagates_the_very_same_exception(store_spec: Path | str) -> None:
     """The default on_error="raise" re-raises the function's own exception object, recorded."""
 
-    @stet.once(store=store_path, verbose=False)
+    @stet.once(store=store_spec, verbose=False)
     def f(x: int) -> None:
         error = ZeroDivisionError(f"no {x}")
         RAISED[:] = [error]
@@ -145,18 +161,18 @@ def test_on_error_raise_propagates_the_very_same_exception(store_path: Path) -> 
     with pytest.raises(ZeroDivisionError) as caught:
         f(7)
     assert caught.value is RAISED[0]
-    [failed] = stet.records(store_path, status="failed")
+    [failed] = stet.records(store_spec, status="failed")
     assert failed["_stet_error"] == "ZeroDivisionError: no 7"
     assert not f.done(7)
 
 
 def test_on_error_continue_returns_none_and_the_sweep_goes_on(
-    store_path: Path, capsys: pytest.CaptureFixture[str]
+    store_spec: Path | str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """on_error="continue": a failing call returns None and the following calls run."""
     ran = []
 
-    @stet.once(store=store_path, on_error="continue", save_result=True, verbose=False)
+    @stet.once(store=store_spec, on_error="continue", save_result=True, verbose=False)
     def f(x: int) -> int:
         ran.append(x)
         if x == 1:
@@ -165,20 +181,20 @@ def test_on_error_continue_returns_none_and_the_sweep_goes_on(
 
     assert [f(x) for x in range(3)] == [0, None, 20]
     assert ran == [0, 1, 2]
-    assert [r["x"] for r in stet.records(store_path)] == [0, 2]
-    assert [r["x"] for r in stet.records(store_path, status="failed")] == [1]
+    assert [r["x"] for r in stet.records(store_spec)] == [0, 2]
+    assert [r["x"] for r in stet.records(store_spec, status="failed")] == [1]
 
 
-def test_an_exception_without_a_message_is_recorded_by_its_type(store_path: Path) -> None:
+def test_an_exception_without_a_message_is_recorded_by_its_type(store_spec: Path | str) -> None:
     """_stet_error is "Type: message", or the type alone when the message is empty."""
 
-    @stet.once(store=store_path, on_error="continue", verbose=False)
+    @stet.once(store=store_spec, on_error="continue", verbose=False)
     def f(x: int) -> None:
         raise (ValueError("a, b: c") if x else AssertionError())
 
     f(0)
     f(1)
-    errors = {r["x"]: r["_stet_error"] for r in stet.records(store_path, status="failed")}
+    errors = {r["x"]: r["_stet_error"] for r in stet.records(store_spec, status="failed")}
     assert errors == {0: "AssertionError", 1: "ValueError: a, b: c"}
 
 
@@ -204,44 +220,44 @@ with open(sys.argv[4], "wb") as handle:
 
 
 def test_a_failed_run_runs_again_in_the_next_process_and_a_success_clears_it(
-    store_path: Path, tmp_path: Path
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """retry_failed=True (default): the failed key alone runs again; then it is no longer failed."""
-    first = run_child(RERUN, store_path, "fail", "retry", tmp_path / "first.pkl")
+    first = run_child(RERUN, store_spec, "fail", "retry", tmp_path / "first.pkl")
     assert first["calls"] == [1, 2, 3]
     assert first["pending"] == [(2,), (4,)]
-    assert [r["x"] for r in stet.records(store_path, status="failed")] == [2]
-    second = run_child(RERUN, store_path, "succeed", "retry", tmp_path / "second.pkl")
+    assert [r["x"] for r in stet.records(store_spec, status="failed")] == [2]
+    second = run_child(RERUN, store_spec, "succeed", "retry", tmp_path / "second.pkl")
     assert second["calls"] == [2]
     assert second["out"] == [None, 2, None]
     assert second["pending"] == [(4,)]
-    assert stet.records(store_path, status="failed") == []
-    assert sorted(r["x"] for r in stet.records(store_path)) == [1, 2, 3]
-    assert sorted(r["x"] for r in stet.records(store_path, status="all")) == [1, 2, 3]
+    assert stet.records(store_spec, status="failed") == []
+    assert sorted(r["x"] for r in stet.records(store_spec)) == [1, 2, 3]
+    assert sorted(r["x"] for r in stet.records(store_spec, status="all")) == [1, 2, 3]
 
 
 def test_retry_failed_false_skips_failed_runs_in_the_next_process(
-    store_path: Path, tmp_path: Path
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """retry_failed=False: a failed key is skipped next time and pending leaves it out."""
-    first = run_child(RERUN, store_path, "fail", "no-retry", tmp_path / "first.pkl")
+    first = run_child(RERUN, store_spec, "fail", "no-retry", tmp_path / "first.pkl")
     assert first["calls"] == [1, 2, 3]
-    second = run_child(RERUN, store_path, "succeed", "no-retry", tmp_path / "second.pkl")
+    second = run_child(RERUN, store_spec, "succeed", "no-retry", tmp_path / "second.pkl")
     assert second["calls"] == []
     assert second["out"] == [None, None, None]
     assert second["pending"] == [(4,)]
-    assert [r["x"] for r in stet.records(store_path, status="failed")] == [2]
-    assert not any(r["x"] == 2 for r in stet.records(store_path))
+    assert [r["x"] for r in stet.records(store_spec, status="failed")] == [2]
+    assert not any(r["x"] == 2 for r in stet.records(store_spec))
 
 
 @pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit])
 def test_an_interruption_propagates_and_leaves_no_record(
-    store_path: Path, interruption: type[BaseException]
+    store_spec: Path | str, interruption: type[BaseException]
 ) -> None:
     """KeyboardInterrupt and SystemExit propagate; no done, failed or running entry remains."""
     calls = []
 
-    @stet.once(store=store_path, key=["x"], verbose=False, on_error="continue")
+    @stet.once(store=store_spec, key=["x"], verbose=False, on_error="continue")
     def f(x: int, stop: bool = True) -> int:
         calls.append(x)
         if stop:
@@ -251,17 +267,17 @@ def test_an_interruption_propagates_and_leaves_no_record(
     with pytest.raises(interruption):
         f(1)
     assert not f.done(1)
-    assert stet.records(store_path, status="all") == []
-    assert stet.records(store_path, status="running") == []
+    assert stet.records(store_spec, status="all") == []
+    assert stet.records(store_spec, status="running") == []
     assert f(1, stop=False) == 1  # the claim was released: this process runs it again
     assert calls == [1, 1]
-    assert [r["x"] for r in stet.records(store_path)] == [1]
+    assert [r["x"] for r in stet.records(store_spec)] == [1]
 
 
-def test_an_interrupted_run_is_free_for_another_live_process(store_path: Path) -> None:
+def test_an_interrupted_run_is_free_for_another_live_process(store_spec: Path | str) -> None:
     """While the interrupted process lives on, another process runs the key (claim released)."""
 
-    @stet.once(store=store_path, verbose=False)
+    @stet.once(store=store_spec, verbose=False)
     def train(x: int) -> None:
         raise KeyboardInterrupt
 
@@ -275,14 +291,14 @@ def test_an_interrupted_run_is_free_for_another_live_process(store_path: Path) -
             print("ran", x)
         train(1)
         """
-    result = run_python(code, str(store_path))
+    result = run_python(code, str(store_spec))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["ran 1"]
-    assert [r["x"] for r in stet.records(store_path)] == [1]
+    assert [r["x"] for r in stet.records(store_spec)] == [1]
 
 
 def test_an_uncaught_keyboard_interrupt_leaves_nothing_for_the_next_process(
-    store_path: Path,
+    store_spec: Path | str,
 ) -> None:
     """A script killed by KeyboardInterrupt mid-run: the key is neither done nor failed."""
     code = """
@@ -295,13 +311,13 @@ def test_an_uncaught_keyboard_interrupt_leaves_nothing_for_the_next_process(
         for x in (1, 2, 3):
             train(x)
         """
-    result = run_python(code, str(store_path))
+    result = run_python(code, str(store_spec))
     assert result.returncode != 0
     assert "KeyboardInterrupt" in result.stderr
-    assert [r["x"] for r in stet.records(store_path, status="all")] == [1]
+    assert [r["x"] for r in stet.records(store_spec, status="all")] == [1]
 
 
-def test_a_script_that_dies_of_an_exception_leaves_it_recorded(store_path: Path) -> None:
+def test_a_script_that_dies_of_an_exception_leaves_it_recorded(store_spec: Path | str) -> None:
     """on_error="raise" ending a script: the failure is recorded; the next run retries only it."""
     code = """
         import sys
@@ -314,19 +330,19 @@ def test_a_script_that_dies_of_an_exception_leaves_it_recorded(store_path: Path)
         for x in (1, 2, 3):
             train(x)
         """
-    crashed = run_python(code, str(store_path), "fail")
+    crashed = run_python(code, str(store_spec), "fail")
     assert crashed.returncode == 1
     assert crashed.stderr.splitlines()[-1] == "OverflowError: too big"
     assert crashed.stdout.splitlines() == ["ran 1", "ran 2"]
-    [failed] = stet.records(store_path, status="failed")
+    [failed] = stet.records(store_spec, status="failed")
     assert (failed["x"], failed["_stet_error"]) == (2, "OverflowError: too big")
-    rerun = run_python(code, str(store_path), "succeed")
+    rerun = run_python(code, str(store_spec), "succeed")
     assert rerun.returncode == 0, rerun.stderr
     assert [line for line in rerun.stdout.splitlines() if line.startswith("ran")] == [
         "ran 2",
         "ran 3",
     ]
-    assert stet.records(store_path, status="failed") == []
+    assert stet.records(store_spec, status="failed") == []
 
 
 def test_a_bad_on_error_is_refused_at_decoration(tmp_path: Path) -> None:
@@ -381,35 +397,52 @@ def {name}(x):
 """
 
 
-def test_failures_in_pool_and_joblib_workers_are_recorded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _failures_in_pools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_of: dict[str, Path | str]
 ) -> None:
-    """fork and spawn Pools and joblib/loky, every store kind: failed runs failed, others done."""
+    """Run a function per (start method, store kind) in fork and spawn Pools and joblib/loky;
+    check that failed runs are failed and the others done, recorded by the workers."""
     pytest.importorskip("joblib")
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork start method on this platform")
-    stores = {
-        (method, kind): tmp_path / f"{method}{suffix}"
-        for method in ("fork", "spawn", "loky")
-        for kind, suffix in STORE_SUFFIXES.items()
-    }
     functions = "".join(
-        POOL_FUNCTION.format(store=str(path), name=f"{method}_{kind}")
-        for (method, kind), path in stores.items()
+        POOL_FUNCTION.format(store=str(store), name=f"{method}_{kind}")
+        for method in ("fork", "spawn", "loky")
+        for kind, store in store_of.items()
     )
     (tmp_path / "failmod.py").write_text(POOL_MODULE.format(functions=functions))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # for loky's workers
-    kinds = ",".join(STORE_SUFFIXES)
-    out = run_child(POOL_SWEEP, tmp_path, kinds, tmp_path / "out.pkl")
-    for (method, kind), path in stores.items():
-        case = f"{method}, {kind}"
-        assert out[method, kind] == [0, None, 20, None], case
-        done = stet.records(path)
-        failed = stet.records(path, status="failed")
-        assert sorted(r["x"] for r in done) == [0, 2], case
-        errors = {r["x"]: r["_stet_error"] for r in failed}
-        assert errors == {1: "ValueError: odd 1", 3: "ValueError: odd 3"}, case
-        assert all(r["_stet_pid"] != out["pid"] for r in done + failed), case
+    out = run_child(POOL_SWEEP, tmp_path, ",".join(store_of), tmp_path / "out.pkl")
+    for method in ("fork", "spawn", "loky"):
+        for kind, store in store_of.items():
+            case, name = f"{method}, {kind}", f"{method}_{kind}"
+            assert out[method, kind] == [0, None, 20, None], case
+            done = stet.records(store, func=name)
+            failed = stet.records(store, func=name, status="failed")
+            assert sorted(r["x"] for r in done) == [0, 2], case
+            errors = {r["x"]: r["_stet_error"] for r in failed}
+            assert errors == {1: "ValueError: odd 1", 3: "ValueError: odd 3"}, case
+            assert all(r["_stet_pid"] != out["pid"] for r in done + failed), case
+
+
+def test_failures_in_pool_and_joblib_workers_are_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fork and spawn Pools and joblib/loky, every file store and a directory store: failed
+    runs failed, others done."""
+    store_of: dict[str, Path | str] = {
+        kind: tmp_path / f"runs{suffix}" for kind, suffix in STORE_SUFFIXES.items()
+    }
+    store_of["directory"] = str(tmp_path / "runs") + "/"
+    _failures_in_pools(tmp_path, monkeypatch, store_of)
+
+
+@pytest.mark.postgresql
+def test_failures_in_pool_and_joblib_workers_are_recorded_in_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_schema: str
+) -> None:
+    """The same with a PostgreSQL store."""
+    _failures_in_pools(tmp_path, monkeypatch, {"postgresql": postgres_schema})
 
 
 class UnprintableError(Exception):
@@ -419,10 +452,12 @@ class UnprintableError(Exception):
         raise RuntimeError("__str__ is broken")
 
 
-def test_an_exception_whose_str_fails_is_still_recorded_and_re_raised(store_path: Path) -> None:
+def test_an_exception_whose_str_fails_is_still_recorded_and_re_raised(
+    store_spec: Path | str,
+) -> None:
     """The run is recorded failed under the exception's type; the exception itself propagates."""
 
-    @stet.once(store=store_path, verbose=False)
+    @stet.once(store=store_spec, verbose=False)
     def f(x: int) -> None:
         error = UnprintableError()
         RAISED[:] = [error]
@@ -431,21 +466,21 @@ def test_an_exception_whose_str_fails_is_still_recorded_and_re_raised(store_path
     with pytest.raises(UnprintableError) as caught:
         f(1)
     assert caught.value is RAISED[0]
-    [failed] = stet.records(store_path, status="failed")
+    [failed] = stet.records(store_spec, status="failed")
     assert failed["_stet_error"].startswith("UnprintableError")
 
 
-def test_a_failure_stays_listed_after_a_key_parameter_is_added(store_path: Path) -> None:
+def test_a_failure_stays_listed_after_a_key_parameter_is_added(store_spec: Path | str) -> None:
     """f(1) failed; with y=0 added to the key, f(1, y=5) completing does not clear f(1, y=0)."""
 
-    @stet.once(store=store_path, on_error="continue", retry_failed=False, verbose=False)
+    @stet.once(store=store_spec, on_error="continue", retry_failed=False, verbose=False)
     def f(x: int) -> None:
         raise ValueError("bad")
 
     f(1)
     ran = []
 
-    @stet.once(store=store_path, retry_failed=False, verbose=False, name="f")
+    @stet.once(store=store_spec, retry_failed=False, verbose=False, name="f")
     def f_with_y(x: int, y: int = 0) -> None:
         ran.append((x, y))
 
@@ -453,5 +488,5 @@ def test_a_failure_stays_listed_after_a_key_parameter_is_added(store_path: Path)
     f_with_y(1)  # the old failure counts as y=0: skipped, not retried
     assert ran == [(1, 5)]
     assert f_with_y.pending([(1,), (1, 5)]) == []
-    [failed] = stet.records(store_path, status="failed")
+    [failed] = stet.records(store_spec, status="failed")
     assert failed["x"] == 1

@@ -84,12 +84,12 @@ else:
 """
 
 
-def test_identity_table_across_processes(store_path: Path) -> None:
+def test_identity_table_across_processes(store_spec: Path | str) -> None:
     """Every ordered pair of values is the same run exactly when the identity table says so."""
     script = SCRIPT.replace("{values}", ", ".join(expr for expr, _ in CASES))
-    recorded = run_python(script, str(store_path), "record")
+    recorded = run_python(script, str(store_spec), "record")
     assert recorded.returncode == 0, recorded.stderr
-    checked = run_python(script, str(store_path), "check")
+    checked = run_python(script, str(store_spec), "check")
     assert checked.returncode == 0, checked.stderr
     matrix = json.loads(checked.stdout)
     wrong = [

@@ -42,11 +42,11 @@ sweep = _namespace["sweep"]
 SWEEP_IN_A_CHILD = SWEEP + "\nimport sys\nsweep(sys.argv[1])\n"
 
 
-def test_load_gives_typed_columns(store_path: Path) -> None:
+def test_load_gives_typed_columns(store_spec: Path | str) -> None:
     """int64, float64, bool, string columns and UTC datetimes, from another process's store."""
-    result = run_python(SWEEP_IN_A_CHILD, str(store_path))
+    result = run_python(SWEEP_IN_A_CHILD, str(store_spec))
     assert result.returncode == 0, result.stderr
-    df = stet.load(store_path, func="train")
+    df = stet.load(store_spec, func="train")
     assert len(df) == 4
     assert df["seed"].dtype == "int64"
     assert df["steps"].dtype == "int64"
@@ -64,76 +64,76 @@ def test_load_gives_typed_columns(store_path: Path) -> None:
     assert df["converged"].tolist() == [True, False, True, False]
 
 
-def test_load_is_ready_for_groupby(store_path: Path) -> None:
+def test_load_is_ready_for_groupby(store_spec: Path | str) -> None:
     """df.groupby("alpha")["mse"].mean() works on what stet.load returns."""
-    sweep(store_path)
-    means = stet.load(store_path, func="train").groupby("alpha")["mse"].mean()
+    sweep(store_spec)
+    means = stet.load(store_spec, func="train").groupby("alpha")["mse"].mean()
     assert means.to_dict() == pytest.approx({0.1: 1.5, 0.2: 2.5})
 
 
-def test_records_filter_by_function_and_status(store_path: Path) -> None:
+def test_records_filter_by_function_and_status(store_spec: Path | str) -> None:
     """func= keeps one function's rows; status done / failed / all selects by outcome."""
-    sweep(store_path)
-    train = stet.records(store_path, func="train")
+    sweep(store_spec)
+    train = stet.records(store_spec, func="train")
     assert sorted((r["alpha"], r["seed"]) for r in train) == [
         (0.1, 0),
         (0.1, 1),
         (0.2, 0),
         (0.2, 1),
     ]
-    assert [r["model"] for r in stet.records(store_path, func="evaluate")] == ["m1"]
-    assert len(stet.records(store_path)) == 5
-    failed = stet.records(store_path, func="train", status="failed")
+    assert [r["model"] for r in stet.records(store_spec, func="evaluate")] == ["m1"]
+    assert len(stet.records(store_spec)) == 5
+    failed = stet.records(store_spec, func="train", status="failed")
     assert sorted(r["alpha"] for r in failed) == [0.1, 0.2]
     assert {r["_stet_error"] for r in failed} == {
         "FloatingPointError: nan loss at alpha=0.1",
         "FloatingPointError: nan loss at alpha=0.2",
     }
-    everything = stet.records(store_path, status="all")
+    everything = stet.records(store_spec, status="all")
     assert sorted(r["_stet_status"] for r in everything) == ["done"] * 5 + ["failed"] * 2
-    assert stet.records(store_path, func="evaluate", status="failed") == []
-    assert stet.records(store_path, func="nobody", status="all") == []
+    assert stet.records(store_spec, func="evaluate", status="failed") == []
+    assert stet.records(store_spec, func="nobody", status="all") == []
 
 
-def test_load_filters_like_records(store_path: Path) -> None:
+def test_load_filters_like_records(store_spec: Path | str) -> None:
     """stet.load takes func= and status= as stet.records does."""
-    sweep(store_path)
-    assert len(stet.load(store_path)) == 5
-    assert len(stet.load(store_path, func="evaluate")) == 1
-    failed = stet.load(store_path, status="failed")
+    sweep(store_spec)
+    assert len(stet.load(store_spec)) == 5
+    assert len(stet.load(store_spec, func="evaluate")) == 1
+    failed = stet.load(store_spec, status="failed")
     assert sorted(failed["alpha"].tolist()) == [0.1, 0.2]
     assert failed["_stet_error"].str.startswith("FloatingPointError: ").all()
-    both = stet.load(store_path, func="train", status="all")
+    both = stet.load(store_spec, func="train", status="all")
     assert sorted(both["_stet_status"].tolist()) == ["done"] * 4 + ["failed"] * 2
-    assert stet.load(store_path, func="nobody").empty
+    assert stet.load(store_spec, func="nobody").empty
 
 
-def test_records_lists_a_run_in_progress_as_running(store_path: Path) -> None:
+def test_records_lists_a_run_in_progress_as_running(store_spec: Path | str) -> None:
     """status="running" lists the claimed run while it runs, and nothing once it is done."""
     seen = []
 
-    @stet.once(store=store_path, verbose=False)
+    @stet.once(store=store_spec, verbose=False)
     def train(alpha: float) -> None:
-        seen.append(stet.records(store_path, status="running"))
+        seen.append(stet.records(store_spec, status="running"))
 
     train(0.5)
     [[running]] = seen
     assert (running["alpha"], running["_stet_status"]) == (0.5, "running")
-    assert stet.records(store_path, status="running") == []
+    assert stet.records(store_spec, status="running") == []
 
 
 @pytest.mark.parametrize("status", ["DONE", "completed", "", None])
-def test_a_bad_status_is_a_value_error(store_path: Path, status: Any) -> None:
+def test_a_bad_status_is_a_value_error(store_spec: Path | str, status: Any) -> None:
     """A status other than done, failed, running or all raises ValueError in records and load."""
 
-    @stet.once(store=store_path, verbose=False)
+    @stet.once(store=store_spec, verbose=False)
     def f(x: int) -> None: ...
 
     f(1)
     with pytest.raises(ValueError, match="status"):
-        stet.records(store_path, status=status)
+        stet.records(store_spec, status=status)
     with pytest.raises(ValueError, match="status"):
-        stet.load(store_path, status=status)
+        stet.load(store_spec, status=status)
 
 
 def test_load_without_pandas_names_the_extra(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 import stet
 from stet.errors import KeyNameError
+from tests import _postgres
 from tests.conftest import run_child, run_python
 
 #: Return values whose type and value a skip in another process must give back exactly.
@@ -65,11 +66,11 @@ with open(sys.argv[2], "wb") as handle:
 
 
 def test_a_skip_in_a_fresh_process_returns_the_saved_value_with_its_types(
-    store_path: Path, tmp_path: Path
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """Ints stay ints, bools bools, "1" a str, None None, floats exact, NaN NaN, nested decoded."""
-    first = run_child(SWEEP_OF_VALUES, store_path, tmp_path / "first.pkl")
-    second = run_child(SWEEP_OF_VALUES, store_path, tmp_path / "second.pkl")
+    first = run_child(SWEEP_OF_VALUES, store_spec, tmp_path / "first.pkl")
+    second = run_child(SWEEP_OF_VALUES, store_spec, tmp_path / "second.pkl")
     assert first["calls"] == list(range(len(VALUES)))
     assert all(same(a, b) for a, b in zip(first["out"], VALUES, strict=True))
     assert second["calls"] == []
@@ -95,35 +96,37 @@ with open(sys.argv[2], "wb") as handle:
 
 
 def test_a_list_comprehension_sweep_gives_the_same_list_on_a_rerun(
-    store_path: Path, tmp_path: Path
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """results = [f(a, s) for a in A for s in S] is resumable: same list, zero executions."""
-    first = run_child(COMPREHENSION, store_path, tmp_path / "first.pkl")
-    second = run_child(COMPREHENSION, store_path, tmp_path / "second.pkl")
+    first = run_child(COMPREHENSION, store_spec, tmp_path / "first.pkl")
+    second = run_child(COMPREHENSION, store_spec, tmp_path / "second.pkl")
     assert len(first["calls"]) == 6
     assert first["results"][4] == {"mse": 0.5 / 4, "converged": False, "steps": 10}
     assert second["calls"] == []
     assert same(second["results"], first["results"])
 
 
-def test_a_scalar_goes_in_result_and_a_mapping_in_one_column_per_entry(store_path: Path) -> None:
+def test_a_scalar_goes_in_result_and_a_mapping_in_one_column_per_entry(
+    store_spec: Path | str,
+) -> None:
     """A non-mapping return value is the column result; a flat mapping's entries are columns."""
 
-    @stet.once(store=store_path, save_result=True, verbose=False)
+    @stet.once(store=store_spec, save_result=True, verbose=False)
     def scalar(x: int) -> float:
         return x / 4
 
-    @stet.once(store=store_path, save_result=True, verbose=False)
+    @stet.once(store=store_spec, save_result=True, verbose=False)
     def mapping(x: int) -> dict[str, Any]:
         return {"mse": x / 8, "label": f"run{x}", "ok": x > 1}
 
     scalar(1)
     mapping(1)
     mapping(2)
-    [row] = stet.records(store_path, func="scalar")
+    [row] = stet.records(store_spec, func="scalar")
     assert row["x"] == 1
     assert row["result"] == 0.25
-    rows = stet.records(store_path, func="mapping")
+    rows = stet.records(store_spec, func="mapping")
     assert [(r["x"], r["mse"], r["label"], r["ok"]) for r in rows] == [
         (1, 0.125, "run1", False),
         (2, 0.25, "run2", True),
@@ -181,12 +184,12 @@ def test_nested_values_are_json_text_in_sqlite(tmp_path: Path) -> None:
     ids=["key-name", "prefix", "non-str"],
 )
 def test_a_result_name_that_cannot_be_a_column_fails_the_run(
-    store_path: Path, returned: dict[Any, Any], culprit: str
+    store_spec: Path | str, returned: dict[Any, Any], culprit: str
 ) -> None:
     """ResultNameError (a ValueError) with .result; the run is recorded failed, never done."""
     calls = []
 
-    @stet.once(store=store_path, key=["alpha", "seed"], save_result=True, verbose=False)
+    @stet.once(store=store_spec, key=["alpha", "seed"], save_result=True, verbose=False)
     def train(alpha: float, seed: int) -> dict[Any, Any]:
         calls.append((alpha, seed))
         return returned
@@ -197,8 +200,8 @@ def test_a_result_name_that_cannot_be_a_column_fails_the_run(
     assert caught.value.result is returned
     assert culprit in caught.value.names
     assert not train.done(0.1, 1)
-    assert stet.records(store_path) == []
-    [failed] = stet.records(store_path, status="failed")
+    assert stet.records(store_spec) == []
+    [failed] = stet.records(store_spec, status="failed")
     assert (failed["alpha"], failed["seed"]) == (0.1, 1)
     assert failed["_stet_error"].startswith("ResultNameError: ")
     with pytest.raises(stet.ResultNameError):
@@ -206,10 +209,12 @@ def test_a_result_name_that_cannot_be_a_column_fails_the_run(
     assert len(calls) == 2
 
 
-def test_a_scalar_result_of_a_function_with_a_key_named_result_fails(store_path: Path) -> None:
+def test_a_scalar_result_of_a_function_with_a_key_named_result_fails(
+    store_spec: Path | str,
+) -> None:
     """A non-mapping result goes in column result: a key parameter named result collides."""
 
-    @stet.once(store=store_path, save_result=True, verbose=False)
+    @stet.once(store=store_spec, save_result=True, verbose=False)
     def f(result: int) -> int:
         return result + 1
 
@@ -217,15 +222,15 @@ def test_a_scalar_result_of_a_function_with_a_key_named_result_fails(store_path:
         f(1)
     assert caught.value.result == 2
     assert not f.done(1)
-    assert len(stet.records(store_path, status="failed")) == 1
+    assert len(stet.records(store_spec, status="failed")) == 1
 
 
-def test_an_unstorable_result_entry_is_dropped_with_a_warning(store_path: Path) -> None:
+def test_an_unstorable_result_entry_is_dropped_with_a_warning(store_spec: Path | str) -> None:
     """A numpy array in a result: the run is recorded without it and a StetWarning names it."""
     np = pytest.importorskip("numpy")
     weights = np.zeros(3)
 
-    @stet.once(store=store_path, save_result=True, verbose=False)
+    @stet.once(store=store_spec, save_result=True, verbose=False)
     def f(x: int) -> dict[str, Any]:
         return {"weights": weights, "mse": 0.5}
 
@@ -233,24 +238,24 @@ def test_an_unstorable_result_entry_is_dropped_with_a_warning(store_path: Path) 
         first = f(1)
     assert first["weights"] is weights  # the caller still gets what the function returned
     assert f.done(1)
-    [row] = stet.records(store_path)
+    [row] = stet.records(store_spec)
     assert row["mse"] == 0.5
     assert "weights" not in row
     assert f(1) == {"mse": 0.5}
 
 
-def test_an_unstorable_scalar_result_is_dropped_with_a_warning(store_path: Path) -> None:
+def test_an_unstorable_scalar_result_is_dropped_with_a_warning(store_spec: Path | str) -> None:
     """An object() result: the run is recorded, the warning names result, a skip gives None."""
     value = object()
 
-    @stet.once(store=store_path, save_result=True, verbose=False)
+    @stet.once(store=store_spec, save_result=True, verbose=False)
     def f(x: int) -> object:
         return value
 
     with pytest.warns(stet.StetWarning, match=r"'result' \(a object\)"):
         assert f(1) is value
     assert f.done(1)
-    assert stet.records(store_path, status="failed") == []
+    assert stet.records(store_spec, status="failed") == []
     assert f(1) is None
 
 
@@ -279,21 +284,21 @@ with open(sys.argv[2], "wb") as handle:
 
 
 def test_result_columns_that_appear_later_in_a_sweep_lose_no_row(
-    store_path: Path, tmp_path: Path
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """{"a": 1}, then {"a", "b"} from another process, then {"c"}: every row reads back."""
     results = {1: {"a": 10}, 3: {"c": "three"}}
 
-    @stet.once(store=store_path, save_result=True, verbose=False)
+    @stet.once(store=store_spec, save_result=True, verbose=False)
     def f(i: int) -> dict[str, Any]:
         return results[i]
 
     assert f(1) == {"a": 10}
-    assert run_python(ADD_COLUMN, str(store_path)).returncode == 0
+    assert run_python(ADD_COLUMN, str(store_spec)).returncode == 0
     assert f(2) == {"a": 20, "b": [2]}  # recorded by the other process, read here
     assert f(1) == {"a": 10}
     assert f(3) == {"c": "three"}
-    back = run_child(READ_BACK, store_path, tmp_path / "back.pkl")
+    back = run_child(READ_BACK, store_spec, tmp_path / "back.pkl")
     assert back["calls"] == []
     assert back["out"] == [{"a": 10}, {"a": 20, "b": [2]}, {"c": "three"}]
     by_key = {r["i"]: r for r in back["rows"]}
@@ -321,10 +326,10 @@ with open(sys.argv[2], "wb") as handle:
 """
 
 
-def test_every_done_row_carries_provenance(store_path: Path, tmp_path: Path) -> None:
+def test_every_done_row_carries_provenance(store_spec: Path | str, tmp_path: Path) -> None:
     """_stet_timestamp, _started, _duration_s, _status done, _func, _host, _pid of the writer."""
-    child = run_child(PROVENANCE, store_path, tmp_path / "child.pkl")
-    rows = stet.records(store_path)
+    child = run_child(PROVENANCE, store_spec, tmp_path / "child.pkl")
+    rows = stet.records(store_spec)
     assert [r["alpha"] for r in rows] == [0.1, 0.2]
     for row in rows:
         finished = datetime.datetime.fromisoformat(row["_stet_timestamp"])
@@ -387,11 +392,11 @@ def test_a_parameter_with_the_stet_prefix_is_refused_at_decoration(tmp_path: Pat
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_a_result_name_with_a_newline_keeps_the_store_readable(store_path: Path) -> None:
+def test_a_result_name_with_a_newline_keeps_the_store_readable(store_spec: Path | str) -> None:
     """A result entry named "a\\nb" is stored and read back, or refused: never breaks the store."""
     returned = {"a\nb": 1, "ok": True}
 
-    @stet.once(store=store_path, save_result=True, verbose=False)
+    @stet.once(store=store_spec, save_result=True, verbose=False)
     def f(i: int) -> dict[str, Any]:
         return returned if i == 1 else {"ok": False}
 
@@ -399,18 +404,18 @@ def test_a_result_name_with_a_newline_keeps_the_store_readable(store_path: Path)
         f(1)
     except stet.ResultNameError:
         refused = True
-        assert [r["i"] for r in stet.records(store_path, status="failed")] == [1]
+        assert [r["i"] for r in stet.records(store_spec, status="failed")] == [1]
     else:
         refused = False
     assert f(2) == {"ok": False}
 
-    @stet.once(store=store_path, save_result=True, verbose=False, name="f")
+    @stet.once(store=store_spec, save_result=True, verbose=False, name="f")
     def again(i: int) -> dict[str, Any]:
         return {"ran": True}
 
     assert again(2) == {"ok": False}  # a new index reads the store from its first line
     assert again(1) == ({"ran": True} if refused else returned)
-    assert sorted(r["i"] for r in stet.records(store_path)) == [1, 2]
+    assert sorted(r["i"] for r in stet.records(store_spec)) == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -420,7 +425,7 @@ def test_a_result_name_with_a_newline_keeps_the_store_readable(store_path: Path)
 )
 @pytest.mark.parametrize("first", [True, False], ids=["first-record", "later-record"])
 def test_result_names_equal_but_for_case_are_kept_apart_or_refused(
-    store_path: Path,
+    store_spec: Path | str,
     store_kind: str,
     returned: dict[str, Any],
     first: bool,
@@ -428,7 +433,7 @@ def test_result_names_equal_but_for_case_are_kept_apart_or_refused(
     """Names differing only by case: each kept apart, or a ResultNameError; nothing clobbered."""
     results = {0: {"other": 0.5}, 1: returned}
 
-    @stet.once(store=store_path, key=["alpha"], save_result=True, verbose=False)
+    @stet.once(store=store_spec, key=["alpha"], save_result=True, verbose=False)
     def f(alpha: int) -> dict[str, Any]:
         return results[alpha]
 
@@ -438,17 +443,17 @@ def test_result_names_equal_but_for_case_are_kept_apart_or_refused(
         answer = f(1)
     except stet.ResultNameError:
         assert not f.done(1)
-        assert [r["alpha"] for r in stet.records(store_path, status="failed")] == [1]
+        assert [r["alpha"] for r in stet.records(store_spec, status="failed")] == [1]
         return
     assert answer == returned
-    rows = stet.records(store_path)
+    rows = stet.records(store_spec)
     for row in rows:  # provenance intact
         assert isinstance(row["_stet_timestamp"], str)
         assert datetime.datetime.fromisoformat(row["_stet_timestamp"]).year > 2000
     [row] = [r for r in rows if r["alpha"] == 1]
     assert {name: row[name] for name in returned} == returned
     if store_kind == "sqlite":  # each entry must be a column that SQL readers see
-        connection = sqlite3.connect(store_path)
+        connection = sqlite3.connect(store_spec)
         try:
             for name, value in returned.items():
                 quoted = '"' + name + '"'
@@ -456,6 +461,9 @@ def test_result_names_equal_but_for_case_are_kept_apart_or_refused(
                 assert connection.execute(query).fetchall() == [(value,)], name
         finally:
             connection.close()
+    if store_kind == "postgresql":  # the same, for psql users
+        table = {r["alpha"]: r for r in _postgres.rows(str(store_spec), "stet_records")}
+        assert {name: table[1][name] for name in returned} == returned
 
 
 BUSY = """
@@ -469,13 +477,13 @@ print("answer", train(1))
 """
 
 
-def test_a_call_skipped_as_running_elsewhere_returns_none(store_path: Path) -> None:
+def test_a_call_skipped_as_running_elsewhere_returns_none(store_spec: Path | str) -> None:
     """With save_result=True, a call whose key another live worker runs gets None, not a result."""
     seen = []
 
-    @stet.once(store=store_path, save_result=True, verbose=False)
+    @stet.once(store=store_spec, save_result=True, verbose=False)
     def train(x: int) -> dict[str, float]:
-        seen.append(run_python(BUSY, str(store_path)))
+        seen.append(run_python(BUSY, str(store_spec)))
         return {"mse": 0.25}
 
     assert train(1) == {"mse": 0.25}

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 import stet
+from tests.conftest import kinds
 
 WORKER = str(Path(__file__).with_name("_worker.py"))
 
 
 def start_worker(
-    store: Path, first: int, count: int, log: Path, *options: str
+    store: Path | str, first: int, count: int, log: Path, *options: str
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, WORKER, str(store), str(first), str(count), str(log), *options],
@@ -36,22 +37,24 @@ def log_lines(log: Path, kind: str) -> list[int]:
     return [int(line.split()[1]) for line in log.read_text().splitlines() if line.startswith(kind)]
 
 
-def test_workers_on_the_same_keys_run_each_key_once(store_path: Path, tmp_path: Path) -> None:
+def test_workers_on_the_same_keys_run_each_key_once(store_spec: Path | str, tmp_path: Path) -> None:
     """8 processes x the same 2,000 keys, claiming on: exactly 2,000 executions, 2,000 records."""
     log = tmp_path / "log"
     start = str(time.time() + 2)
-    finish([start_worker(store_path, 0, 2000, log, "--start", start) for _ in range(8)])
+    finish([start_worker(store_spec, 0, 2000, log, "--start", start) for _ in range(8)])
     ran = log_lines(log, "ran")
     assert len(ran) == 2000
     assert sorted(ran) == list(range(2000))
-    keys = [r["k"] for r in stet.records(store_path)]
+    keys = [r["k"] for r in stet.records(store_spec)]
     assert sorted(keys) == list(range(2000))
     assert sorted(log_lines(log, "returned")) == sorted(list(range(2000)) * 8)
 
 
-def test_a_key_run_elsewhere_is_skipped_with_a_line(tmp_path: Path, capsys) -> None:
+def test_a_key_run_elsewhere_is_skipped_with_a_line(
+    store_spec: Path | str, tmp_path: Path, capsys
+) -> None:
     """A worker that reaches a key another live worker is running skips it and says so."""
-    store, log = tmp_path / "runs.csv", tmp_path / "log"
+    store, log = store_spec, tmp_path / "log"
     holder = start_worker(store, 0, 1, log, "--sleep", "30")
     _wait_for(holder, lambda: log.exists() and log_lines(log, "ran") == [0])
 
@@ -71,19 +74,19 @@ def test_a_key_run_elsewhere_is_skipped_with_a_line(tmp_path: Path, capsys) -> N
     assert f.done(0) is False
 
 
-def test_a_dead_holder_is_taken_over_at_once(store_path: Path, tmp_path: Path) -> None:
+def test_a_dead_holder_is_taken_over_at_once(store_spec: Path | str, tmp_path: Path) -> None:
     """SIGKILL the worker holding a key (lease 600 s): the next worker takes the key over at once,
     because the holder's process is gone, and records it once."""
     log = tmp_path / "log"
-    holder = start_worker(store_path, 0, 1, log, "--sleep", "600", "--lease", "600")
+    holder = start_worker(store_spec, 0, 1, log, "--sleep", "600", "--lease", "600")
     _wait_for(holder, lambda: log.exists() and log_lines(log, "ran") == [0])
-    assert [r["_stet_pid"] for r in stet.records(store_path, status="running")] == [holder.pid]
+    assert [r["_stet_pid"] for r in stet.records(store_spec, status="running")] == [holder.pid]
     holder.kill()
     holder.communicate()
-    finish([start_worker(store_path, 0, 1, log, "--lease", "600")])
+    finish([start_worker(store_spec, 0, 1, log, "--lease", "600")])
     assert log_lines(log, "ran") == [0, 0]
-    assert [r["k"] for r in stet.records(store_path)] == [0]
-    assert stet.records(store_path, status="running") == []
+    assert [r["k"] for r in stet.records(store_spec)] == [0]
+    assert stet.records(store_spec, status="running") == []
 
 
 PAUSED = """
@@ -105,7 +108,7 @@ for warning in caught:
 """
 
 
-def _paused_holder(store: Path, lease: float, runs_for: float) -> subprocess.Popen[str]:
+def _paused_holder(store: Path | str, lease: float, runs_for: float) -> subprocess.Popen[str]:
     holder = subprocess.Popen(
         [sys.executable, "-c", PAUSED, str(store), str(lease), str(runs_for)],
         stdout=subprocess.PIPE,
@@ -116,10 +119,10 @@ def _paused_holder(store: Path, lease: float, runs_for: float) -> subprocess.Pop
     return holder
 
 
-def test_a_paused_holder_within_its_lease_keeps_the_key(tmp_path: Path) -> None:
+def test_a_paused_holder_within_its_lease_keeps_the_key(store_spec: Path | str) -> None:
     """A holder stopped (SIGSTOP) and resumed within its lease keeps the key: others skip it, and
     it records its run."""
-    store = tmp_path / "runs.csv"
+    store = store_spec
     holder = _paused_holder(store, lease=30, runs_for=1)
     os.kill(holder.pid, 19)  # SIGSTOP
     try:
@@ -141,15 +144,15 @@ def test_a_paused_holder_within_its_lease_keeps_the_key(tmp_path: Path) -> None:
 
 
 def test_a_holder_paused_past_its_lease_is_taken_over_and_writes_nothing(
-    store_path: Path,
+    store_spec: Path | str,
 ) -> None:
     """A holder paused longer than its lease loses the key to the next worker, which records
     it; the holder, resumed, does not write over that run and says so."""
-    holder = _paused_holder(store_path, lease=1, runs_for=0.5)
+    holder = _paused_holder(store_spec, lease=1, runs_for=0.5)
     os.kill(holder.pid, 19)  # SIGSTOP: its heartbeat stops too
     try:
         ran = []
-        store = stet.open_store(store_path, lease=1)
+        store = stet.open_store(store_spec, lease=1)
 
         @stet.once(store=store, key=["k"], verbose=False)
         def f(k: int) -> str:
@@ -166,12 +169,12 @@ def test_a_holder_paused_past_its_lease_is_taken_over_and_writes_nothing(
     out, _ = holder.communicate(timeout=60)
     assert "returned holder" in out  # the caller still gets its answer
     assert "taken over" in out
-    assert [(r["k"], r["_stet_pid"]) for r in stet.records(store_path)] == [(0, os.getpid())]
+    assert [(r["k"], r["_stet_pid"]) for r in stet.records(store_spec)] == [(0, os.getpid())]
 
 
-def test_the_heartbeat_keeps_a_long_run_claimed(tmp_path: Path) -> None:
+def test_the_heartbeat_keeps_a_long_run_claimed(store_spec: Path | str) -> None:
     """A run lasting several leases stays claimed: its heartbeat renews the claim."""
-    store = tmp_path / "runs.csv"
+    store = store_spec
     holder = _paused_holder(store, lease=0.6, runs_for=3)
     try:
         ran = []
@@ -190,15 +193,16 @@ def test_the_heartbeat_keeps_a_long_run_claimed(tmp_path: Path) -> None:
     assert len(stet.records(store)) == 1
 
 
+@pytest.mark.parametrize("store_kind", kinds("csv", "directory", "postgresql"))  # 10 s each
 def test_random_kills_lose_nothing_and_repeat_at_most_one_run_per_kill(
-    tmp_path: Path,
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """4 workers x the same 1,000 keys, one SIGKILLed at random every 0.5 s (8 times) and
     restarted: every call that returned is recorded, the store parses after every kill, and the
     executions beyond 1,000 are at most the number of kills."""
     import random
 
-    store, log = tmp_path / "runs.csv", tmp_path / "log"
+    store, log = store_spec, tmp_path / "log"
     rng = random.Random(7)
     # 1,000 runs of 20 ms over 4 workers take at least 5 s, so the 8 kills (every 0.5 s) all
     # land while work remains, however fast the machine: the test never depends on timing.
@@ -229,14 +233,16 @@ def test_random_kills_lose_nothing_and_repeat_at_most_one_run_per_kill(
     assert kills == 8
 
 
-def test_sixty_four_workers_start_together_on_a_missing_store(store_path: Path, tmp_path: Path):
+def test_sixty_four_workers_start_together_on_a_missing_store(
+    store_spec: Path | str, tmp_path: Path
+):
     """64 processes starting at once on a store that does not exist yet: one header, 64 records."""
     log = tmp_path / "log"
     start = str(time.time() + 4)
-    finish([start_worker(store_path, k, 1, log, "--start", start) for k in range(64)])
-    assert sorted(r["k"] for r in stet.records(store_path)) == list(range(64))
-    if store_path.suffix == ".csv":
-        assert store_path.read_text().count("_stet_timestamp") == 1
+    finish([start_worker(store_spec, k, 1, log, "--start", start) for k in range(64)])
+    assert sorted(r["k"] for r in stet.records(store_spec)) == list(range(64))
+    if isinstance(store_spec, Path) and store_spec.suffix == ".csv":
+        assert store_spec.read_text().count("_stet_timestamp") == 1
 
 
 def _wait_for(worker: subprocess.Popen[str], condition, timeout: float = 60) -> None:

@@ -56,7 +56,7 @@ def once_each() -> Counter[tuple[float, int]]:
 def recorded(kind: str, case: str) -> list[dict[str, Any]]:
     """Return the records of one case, read back from the store file."""
     func = _work.TRAIN[kind].__name__
-    return [r for r in stet.records(_work.store_path(kind), func=func) if r["case"] == case]
+    return [r for r in stet.records(_work.store_spec(kind), func=func) if r["case"] == case]
 
 
 def check_store(kind: str, case: str, *, workers_are_processes: bool) -> None:

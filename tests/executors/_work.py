@@ -8,6 +8,11 @@ value, so tests sharing a store (and a Dask worker's index) never see each other
 
 Each execution leaves a file under ``marks/<case>/`` named by its key, so a test counts how many
 times every key actually ran, whatever the store says.
+
+Besides the file stores: a directory store in the same directory, and a PostgreSQL schema
+whose URL the first process exports as ``STET_EXECUTOR_TESTS_POSTGRES_URL``. Naming a store
+opens nothing, so the server is needed only by the tests of kind ``postgresql``, which create
+the schema first (``executors_postgres`` in conftest.py).
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import stet
+from tests import _postgres
 
 ENV = "STET_EXECUTOR_TESTS_DIR"
 CREATED = ENV not in os.environ
@@ -37,13 +43,25 @@ SUFFIXES = {
     "sqlite": ".sqlite",
     "parquet": ".parquet",
 }
+POSTGRES_ENV = "STET_EXECUTOR_TESTS_POSTGRES_URL"
+if POSTGRES_ENV not in os.environ:
+    os.environ[POSTGRES_ENV] = _postgres.schema_url(
+        _postgres.expected_url(), f"executors_{ROOT.name.rsplit('-', 1)[-1].lower()}"
+    )
+POSTGRES_URL = os.environ[POSTGRES_ENV]
+"""The PostgreSQL store of these tests: a schema of their own, named after ROOT."""
+
 KEY = ["case", "alpha", "seed"]
 GRID = [(alpha, seed) for alpha in (0.1, 0.5, 1.0, 2.5, 10.0) for seed in range(8)]
 """40 (alpha, seed) pairs: more than 32, so a 32-thread pool has every thread busy."""
 
 
-def store_path(kind: str) -> Path:
+def store_spec(kind: str) -> Path | str:
     """Return the store of one kind that the functions below record in."""
+    if kind == "postgresql":
+        return POSTGRES_URL
+    if kind == "directory":
+        return str(ROOT / "runs") + "/"
     return ROOT / f"runs{SUFFIXES[kind]}"
 
 
@@ -72,28 +90,38 @@ def _run(case: str, alpha: float, seed: int) -> float:
     return expected(alpha, seed)
 
 
-@stet.once(store=store_path("csv"), key=KEY, verbose=False)
+@stet.once(store=store_spec("csv"), key=KEY, verbose=False)
 def train_csv(case: str, alpha: float, seed: int, n_iter: int = 10) -> float:
     return _run(case, alpha, seed)
 
 
-@stet.once(store=store_path("jsonl"), key=KEY, verbose=False)
+@stet.once(store=store_spec("jsonl"), key=KEY, verbose=False)
 def train_jsonl(case: str, alpha: float, seed: int, n_iter: int = 10) -> float:
     return _run(case, alpha, seed)
 
 
-@stet.once(store=store_path("json"), key=KEY, verbose=False)
+@stet.once(store=store_spec("json"), key=KEY, verbose=False)
 def train_json(case: str, alpha: float, seed: int, n_iter: int = 10) -> float:
     return _run(case, alpha, seed)
 
 
-@stet.once(store=store_path("sqlite"), key=KEY, verbose=False)
+@stet.once(store=store_spec("sqlite"), key=KEY, verbose=False)
 def train_sqlite(case: str, alpha: float, seed: int, n_iter: int = 10) -> float:
     return _run(case, alpha, seed)
 
 
-@stet.once(store=store_path("parquet"), key=KEY, verbose=False)
+@stet.once(store=store_spec("parquet"), key=KEY, verbose=False)
 def train_parquet(case: str, alpha: float, seed: int, n_iter: int = 10) -> float:
+    return _run(case, alpha, seed)
+
+
+@stet.once(store=store_spec("directory"), key=KEY, verbose=False)
+def train_directory(case: str, alpha: float, seed: int, n_iter: int = 10) -> float:
+    return _run(case, alpha, seed)
+
+
+@stet.once(store=store_spec("postgresql"), key=KEY, verbose=False)
+def train_postgresql(case: str, alpha: float, seed: int, n_iter: int = 10) -> float:
     return _run(case, alpha, seed)
 
 
@@ -103,6 +131,8 @@ TRAIN = {
     "json": train_json,
     "sqlite": train_sqlite,
     "parquet": train_parquet,
+    "directory": train_directory,
+    "postgresql": train_postgresql,
 }
 
 
@@ -111,12 +141,12 @@ def call(f: Callable[..., Any], *args: Any) -> Any:
     return f(*args)
 
 
-def warm_up() -> None:
-    """Make a first call of every function in this process, from one thread.
+def warm_up(kinds: Sequence[str] = (*SUFFIXES, "directory")) -> None:
+    """Make a first call of the functions of these kinds in this process, from one thread.
 
     A store's first use in a process is not safe from a second thread (the stet bug shown by
     ``test_concurrent_futures.py::test_threads_making_the_first_calls_at_once_take_turns``);
     the Dask tests, whose workers run two threads, call this on each worker first.
     """
-    for train in TRAIN.values():
-        train(f"warm-up-{os.getpid()}", 0.0, 0)
+    for kind in kinds:
+        TRAIN[kind](f"warm-up-{os.getpid()}", 0.0, 0)

@@ -1,7 +1,9 @@
-"""Fixtures of the executor tests: a case name per test, and the stores' directory removed."""
+"""Fixtures of the executor tests: a case name per test, the stores' directory removed, and the
+PostgreSQL schema of ``_work`` made for the tests of kind ``postgresql``."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import shutil
 import uuid
@@ -12,6 +14,7 @@ import pytest
 
 pytest.register_assert_rewrite("tests.executors._support")  # its asserts explain themselves
 
+from tests import _postgres  # noqa: E402
 from tests.executors import _work  # noqa: E402 - after the rewrite hook is in place
 
 
@@ -21,6 +24,33 @@ def _stores_directory() -> Iterator[None]:
     yield
     if _work.CREATED:
         shutil.rmtree(_work.ROOT, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def executors_postgres(postgres_server: _postgres.Server) -> Iterator[str]:
+    """Create the schema that ``_work``'s PostgreSQL store names; drop it at the end."""
+    schema = _work.POSTGRES_URL.partition("search_path%3D")[2].partition("&")[0]
+    base = _postgres.masked(_work.POSTGRES_URL).partition("?")[0]
+    assert base == _postgres.masked(postgres_server.url).partition("?")[0], (
+        "the executors' store names another server than the tests' server"
+    )
+    if _work.CREATED:  # the session that made ROOT makes the schema
+        with contextlib.closing(postgres_server.connect()) as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    yield _work.POSTGRES_URL
+    if _work.CREATED:
+        _postgres.end_connections(postgres_server.url, application_name=schema)
+        with contextlib.closing(postgres_server.connect()) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(autouse=True)
+def _postgres_schema_for_its_kind(request: pytest.FixtureRequest) -> None:
+    """A test parametrized with kind "postgresql" gets the schema made (or skips without a
+    server, or fails under CI=true, as every PostgreSQL test does)."""
+    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    if params.get("kind") == "postgresql":
+        request.getfixturevalue("executors_postgres")
 
 
 @pytest.fixture

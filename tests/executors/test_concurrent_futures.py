@@ -13,14 +13,14 @@ import pytest
 
 import stet
 from stet import _claims
-from tests.conftest import STORE_SUFFIXES
+from tests.executors import _work
 from tests.executors._support import Item, columns, sweep_through, sweep_with_twins
 
 
 @pytest.mark.filterwarnings(
     "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"
 )
-@pytest.mark.parametrize("kind", ["csv", "sqlite"])
+@pytest.mark.parametrize("kind", ["csv", "sqlite", "postgresql"])
 def test_a_process_pool_records_every_key_once(kind: str, case: str) -> None:
     """ProcessPoolExecutor.map (the platform's default start method) over 39 keys."""
     with ProcessPoolExecutor(max_workers=2) as executor:
@@ -31,7 +31,7 @@ def test_a_process_pool_records_every_key_once(kind: str, case: str) -> None:
         sweep_through(mapper, kind, case)
 
 
-@pytest.mark.parametrize("kind", sorted(STORE_SUFFIXES))
+@pytest.mark.parametrize("kind", sorted(_work.TRAIN))
 def test_32_threads_record_every_key_once(kind: str, case: str) -> None:
     """32 threads call one decorated function on 39 keys at once: one store object, no loss."""
     with ThreadPoolExecutor(max_workers=32) as executor:
@@ -43,7 +43,7 @@ def test_32_threads_record_every_key_once(kind: str, case: str) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:.*finished after its claim was taken over:stet.StetWarning")
-@pytest.mark.parametrize("kind", ["csv", "sqlite"])
+@pytest.mark.parametrize("kind", ["csv", "sqlite", "postgresql"])
 def test_32_threads_given_every_key_twice_run_each_once(
     kind: str, case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import STORE_SUFFIXES
 from tests.executors import _work
 from tests.executors._support import Item, columns, require, sweep_through, sweep_with_twins
 
@@ -31,9 +30,11 @@ def client() -> Iterator[Any]:
         yield dask_client
 
 
-@pytest.mark.parametrize("kind", sorted(STORE_SUFFIXES))
+@pytest.mark.parametrize("kind", sorted(_work.TRAIN))
 def test_dask_workers_record_every_key_once(client: Any, kind: str, case: str) -> None:
     """client.map over 39 keys on two worker processes: each runs once; a re-run skips all."""
+    if kind == "postgresql":
+        client.run(_work.warm_up, ["postgresql"])  # (the server is known to be up only now)
 
     def mapper(f: Callable[..., Any], items: Sequence[Item]) -> list[Any]:
         return list(client.gather(client.map(f, *columns(items), pure=False)))
@@ -41,11 +42,13 @@ def test_dask_workers_record_every_key_once(client: Any, kind: str, case: str) -
     sweep_through(mapper, kind, case)
 
 
-@pytest.mark.parametrize("kind", ["csv", "sqlite"])
+@pytest.mark.parametrize("kind", ["csv", "sqlite", "postgresql"])
 def test_dask_workers_given_every_key_twice_run_each_once(
     client: Any, kind: str, case: str
 ) -> None:
     """Twins of a key on two workers, or two threads of one, at once: each key runs once."""
+    if kind == "postgresql":
+        client.run(_work.warm_up, ["postgresql"])
 
     def mapper(f: Callable[..., Any], items: Sequence[Item]) -> list[Any]:
         return list(client.gather(client.map(f, *columns(items), pure=False)))

@@ -28,11 +28,11 @@ GRID = [(alpha, seed) for alpha in [0.01, 0.1, 1.0] for seed in range(4)]
 SUMMARY = re.compile(r"^(\d+) runs now, (\d+) recorded in all$", re.M)
 
 
-def _run(example: Path, cwd: Path) -> tuple[int, int]:
+def _run(example: Path, cwd: Path, **env: str) -> tuple[int, int]:
     result = subprocess.run(
         [sys.executable, str(example)],
         cwd=cwd,
-        env=dict(os.environ, PYTHONHASHSEED="random"),
+        env=dict(os.environ, PYTHONHASHSEED="random", **env),
         capture_output=True,
         text=True,
         timeout=180,
@@ -71,3 +71,22 @@ def test_the_example_runs_then_resumes_with_nothing_to_do(page: str, tmp_path: P
     assert sorted((r["alpha"], r["seed"]) for r in rows) == sorted(GRID)
     assert _run(EXAMPLES / example, tmp_path) == (0, 12)
     assert stet.records(tmp_path / "runs.csv") == rows  # no run recorded again
+
+
+def test_the_dask_postgresql_example_runs_then_resumes(
+    tmp_path: Path, postgres_schema: str
+) -> None:
+    """sweep_dask_postgres.py, its store the URL in STET_POSTGRES_URL: 12 runs recorded once in
+    the table, then a second run in a new process runs none; the PostgreSQL page shows it."""
+    require("distributed")
+    example = EXAMPLES / "sweep_dask_postgres.py"
+    assert _run(example, tmp_path, STET_POSTGRES_URL=postgres_schema) == (12, 12)
+    rows = stet.records(postgres_schema)
+    assert sorted((r["alpha"], r["seed"]) for r in rows) == sorted(GRID)
+    assert os.getpid() not in {r["_stet_pid"] for r in rows}
+    assert _run(example, tmp_path, STET_POSTGRES_URL=postgres_schema) == (0, 12)
+    assert stet.records(postgres_schema) == rows
+    assert list(tmp_path.iterdir()) == []  # nothing written beside the script: all in the table
+    page = (HOWTO / "postgresql.md").read_text()
+    assert f"```python\n{example.read_text()}```" in page
+    assert "examples/executors/sweep_dask_postgres.py" in page

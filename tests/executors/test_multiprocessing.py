@@ -17,6 +17,7 @@ FORK_WARNING = "ignore:This process .* is multi-threaded, use of fork:Deprecatio
 CASES = [
     *[(method, kind) for method in ("fork", "spawn", "forkserver") for kind in ("csv", "sqlite")],
     *[("spawn", kind) for kind in ("jsonl", "json", "parquet")],
+    *[(method, kind) for method in ("fork", "spawn") for kind in ("directory", "postgresql")],
 ]
 
 
@@ -34,7 +35,7 @@ def test_a_pool_records_every_key_once(method: str, kind: str, case: str) -> Non
         sweep_through(mapper, kind, case)
 
 
-@pytest.mark.parametrize("kind", ["csv", "sqlite"])
+@pytest.mark.parametrize("kind", ["csv", "sqlite", "postgresql"])
 def test_a_spawn_pool_given_every_key_twice_runs_each_once(kind: str, case: str) -> None:
     """Twins of a key in two worker processes at once: one runs it, the other skips."""
     with multiprocessing.get_context("spawn").Pool(2) as pool:

@@ -29,7 +29,7 @@ def _open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def _counting(store: Path, marks: Path) -> Any:
+def _counting(store: Path | str, marks: Path) -> Any:
     """Return a decorated closure (it pickles by value) that leaves a mark per execution."""
 
     @stet.once(store=store, key=["x"], verbose=False)
@@ -57,9 +57,11 @@ def test_a_module_function_pickles_by_reference_after_use(kind: str, case: str) 
     assert len(pickle.dumps(train)) < 200  # a name, not a store
 
 
-def test_a_store_pickles_after_use_as_its_path_and_options(store_path: Path) -> None:
+def test_a_store_pickles_after_use_as_its_path_and_options(
+    store_spec: Path | str, tmp_path: Path
+) -> None:
     """A used store pickles (no lock, no connection) and unpickles opening nothing."""
-    f = _counting(store_path, store_path.parent / "marks")
+    f = _counting(store_spec, tmp_path / "marks")
     assert f(1) == 2
     assert f(2) == 4
     data = pickle.dumps(f.store)
@@ -71,11 +73,13 @@ def test_a_store_pickles_after_use_as_its_path_and_options(store_path: Path) -> 
     assert sorted(r["x"] for r in stet.records(copy)) == [1, 2]
 
 
-def test_a_closure_round_trips_through_cloudpickle_after_use(store_path: Path) -> None:
+def test_a_closure_round_trips_through_cloudpickle_after_use(
+    store_spec: Path | str, tmp_path: Path
+) -> None:
     """A used closure unpickles opening nothing, skips what ran, and records what is new."""
     cloudpickle = require("cloudpickle")
-    marks = store_path.parent / "marks"
-    f = _counting(store_path, marks)
+    marks = tmp_path / "marks"
+    f = _counting(store_spec, marks)
     assert f(1) == 2
     data = cloudpickle.dumps(f)
     before = _open_descriptors()
@@ -86,7 +90,7 @@ def test_a_closure_round_trips_through_cloudpickle_after_use(store_path: Path) -
     assert g(3) == 6
     assert _executions(marks) == Counter({1: 1, 3: 1})
     assert f.done(3)
-    assert sorted(r["x"] for r in stet.records(store_path)) == [1, 3]
+    assert sorted(r["x"] for r in stet.records(store_spec)) == [1, 3]
 
 
 FRESH = """
@@ -106,12 +110,12 @@ print(g(3), len(store.records()), os.getpid())
 
 
 def test_a_function_used_then_pickled_works_in_a_fresh_process(
-    store_path: Path, tmp_path: Path
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """Pickled after use, a function and its store work in a new interpreter, on the file."""
     cloudpickle = require("cloudpickle")
     marks = tmp_path / "marks"
-    f = _counting(store_path, marks)
+    f = _counting(store_spec, marks)
     assert f(1) == 2
     (tmp_path / "f.pickle").write_bytes(cloudpickle.dumps(f))
     (tmp_path / "store.pickle").write_bytes(pickle.dumps(f.store))
@@ -120,7 +124,7 @@ def test_a_function_used_then_pickled_works_in_a_fresh_process(
     six, count, pid = result.stdout.split()
     assert (six, count) == ("6", "2")
     assert _executions(marks) == Counter({1: 1, 3: 1})
-    rows = {r["x"]: r["_stet_pid"] for r in stet.records(store_path)}
+    rows = {r["x"]: r["_stet_pid"] for r in stet.records(store_spec)}
     assert rows == {1: os.getpid(), 3: int(pid)}
     assert f.done(3)
 
@@ -167,13 +171,13 @@ print(json.dumps([result, before, opened, after, again_result, reused, resource]
 
 
 def test_a_worker_keeps_one_store_open_for_every_copy_of_a_function(
-    store_path: Path, tmp_path: Path
+    store_spec: Path | str, tmp_path: Path
 ) -> None:
     """A worker unpickles a function, uses it, drops it, unpickles the next task's copy: the
     store stays open in between (read once per worker, not per task) and nothing more opens."""
     cloudpickle = require("cloudpickle")
     _open_descriptors()  # skips where /proc/self/fd is missing
-    f = _counting(store_path, store_path.parent / "marks")
+    f = _counting(store_spec, tmp_path / "marks")
     assert f(1) == 2
     (tmp_path / "f.pickle").write_bytes(cloudpickle.dumps(f))
     result = run_python(DROP, str(tmp_path / "f.pickle"))

@@ -1,4 +1,8 @@
-"""The store contract: every kind of store passes these tests, through the public surface."""
+"""The store contract: every kind of store passes these tests, through the public surface.
+
+``store_spec`` runs a test on every kind (file stores, a directory store, PostgreSQL);
+``store_path`` on the file stores only, for what is about files (an empty or a foreign file).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from tests.conftest import run_python
 SAMPLE = [0.1, 1, "1", True, None, "", "None", 'a,b\n"c"', [1, [2, "x"]], {"b": 1, "a": None}]
 
 
-def _sweep(path: Path, **options: object):
+def _sweep(path: Path | str, **options: object):
     calls: list[tuple[object, object]] = []
 
     @stet.once(store=path, key=["alpha", "seed"], verbose=False, **options)
@@ -34,31 +38,34 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_missing_store_is_empty_and_not_created(store_path: Path) -> None:
-    """Looking at a store that does not exist finds nothing and creates no file."""
-    train, _ = _sweep(store_path)
+def test_a_missing_store_is_empty_and_not_created(store_spec: Path | str) -> None:
+    """Looking at a store that does not exist finds nothing and creates nothing."""
+    train, _ = _sweep(store_spec)
     assert not train.done(0.1, 1)
-    assert stet.records(store_path) == []
-    assert not store_path.exists()
+    assert stet.records(store_spec) == []
+    assert train.pending([(0.1, 1)]) == [(0.1, 1)]
+    assert not stet.open_store(store_spec).exists()
+    if "://" not in str(store_spec):
+        assert not os.path.exists(store_spec)
 
 
-def test_recorded_runs_are_skipped_by_a_new_store_object(store_path: Path) -> None:
+def test_recorded_runs_are_skipped_by_a_new_store_object(store_spec: Path | str) -> None:
     """A run recorded through one store object is skipped through another one."""
-    train, calls = _sweep(store_path)
+    train, calls = _sweep(store_spec)
     assert train(0.1, 1) == (0.1, 1)
-    second, second_calls = _sweep(store_path)
+    second, second_calls = _sweep(store_spec)
     assert second(0.1, 1) is None
     assert second(0.1, 2) == (0.1, 2)
     assert calls == [(0.1, 1)]
     assert second_calls == [(0.1, 2)]
 
 
-def test_values_come_back_with_their_types(store_path: Path) -> None:
+def test_values_come_back_with_their_types(store_spec: Path | str) -> None:
     """records() returns every key value equal to what was passed, with the same type."""
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     for seed, alpha in enumerate(SAMPLE):
         train(alpha, seed)
-    rows = {r["seed"]: r for r in stet.records(store_path)}
+    rows = {r["seed"]: r for r in stet.records(store_spec)}
     assert len(rows) == len(SAMPLE)
     for seed, alpha in enumerate(SAMPLE):
         got = rows[seed]["alpha"]
@@ -66,24 +73,24 @@ def test_values_come_back_with_their_types(store_path: Path) -> None:
         assert type(got) is type(alpha)
 
 
-def test_nan_and_infinities_round_trip(store_path: Path) -> None:
+def test_nan_and_infinities_round_trip(store_spec: Path | str) -> None:
     """NaN matches NaN and infinities keep their sign through the store."""
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     for seed, alpha in enumerate([math.nan, math.inf, -math.inf]):
         train(alpha, seed)
-    again, again_calls = _sweep(store_path)
+    again, again_calls = _sweep(store_spec)
     for seed, alpha in enumerate([float("nan"), float("inf"), float("-inf")]):
         assert again(alpha, seed) is None
     assert again_calls == []
-    values = sorted(str(r["alpha"]) for r in stet.records(store_path))
+    values = sorted(str(r["alpha"]) for r in stet.records(store_spec))
     assert values == ["-inf", "inf", "nan"]
 
 
-def test_provenance_columns_are_recorded(store_path: Path) -> None:
+def test_provenance_columns_are_recorded(store_spec: Path | str) -> None:
     """Every record carries the provenance columns of PRODUCT.md."""
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     train(0.1, 1)
-    (row,) = stet.records(store_path)
+    (row,) = stet.records(store_spec)
     assert row["_stet_func"] == "train"
     assert row["_stet_status"] == "done"
     assert row["_stet_pid"] == os.getpid()
@@ -93,14 +100,14 @@ def test_provenance_columns_are_recorded(store_path: Path) -> None:
     assert isinstance(row["_stet_host"], str)
 
 
-def test_a_run_recorded_by_another_process_is_seen(store_path: Path) -> None:
+def test_a_run_recorded_by_another_process_is_seen(store_spec: Path | str) -> None:
     """A process sees runs that another process recorded after it first looked."""
-    train, calls = _sweep(store_path)
+    train, calls = _sweep(store_spec)
     train(0.1, 1)
     result = run_python(
         f"""
         import stet
-        @stet.once(store={str(store_path)!r}, key=["alpha", "seed"])
+        @stet.once(store={str(store_spec)!r}, key=["alpha", "seed"])
         def train(alpha, seed, n_iter=10):
             print("ran", alpha, seed)
         train(0.1, 1)
@@ -114,15 +121,15 @@ def test_a_run_recorded_by_another_process_is_seen(store_path: Path) -> None:
     assert calls == [(0.1, 1)]
 
 
-def test_functions_sharing_a_store_do_not_skip_each_other(store_path: Path) -> None:
+def test_functions_sharing_a_store_do_not_skip_each_other(store_spec: Path | str) -> None:
     """Two functions with the same parameters keep separate records in one store."""
     ran: list[str] = []
 
-    @stet.once(store=store_path)
+    @stet.once(store=store_spec)
     def first(x: int) -> None:
         ran.append("first")
 
-    @stet.once(store=store_path)
+    @stet.once(store=store_spec)
     def second(x: int) -> None:
         ran.append("second")
 
@@ -131,22 +138,22 @@ def test_functions_sharing_a_store_do_not_skip_each_other(store_path: Path) -> N
     first(1)
     second(1)
     assert ran == ["first", "second"]
-    assert {r["_stet_func"] for r in stet.records(store_path)} == {"first", "second"}
+    assert {r["_stet_func"] for r in stet.records(store_spec)} == {"first", "second"}
 
 
-def test_functions_with_different_columns_share_a_store(store_path: Path) -> None:
+def test_functions_with_different_columns_share_a_store(store_spec: Path | str) -> None:
     """A second function with other parameters widens the store without losing rows."""
 
-    @stet.once(store=store_path)
+    @stet.once(store=store_spec)
     def first(alpha: float) -> None: ...
 
-    @stet.once(store=store_path)
+    @stet.once(store=store_spec)
     def second(beta: str, gamma: int) -> None: ...
 
     first(0.5)
     second("b", 3)
     first(0.25)
-    rows = stet.records(store_path)
+    rows = stet.records(store_spec)
     assert len(rows) == 3
     assert {(r.get("alpha"), r.get("beta"), r.get("gamma")) for r in rows} == {
         (0.5, None, None),
@@ -156,16 +163,16 @@ def test_functions_with_different_columns_share_a_store(store_path: Path) -> Non
     assert not any("beta" in r for r in rows if r["_stet_func"] == "first")
 
 
-def test_a_new_parameter_with_a_default_keeps_old_records(store_path: Path) -> None:
+def test_a_new_parameter_with_a_default_keeps_old_records(store_spec: Path | str) -> None:
     """Old records count as having had the default of a parameter added later."""
 
-    @stet.once(store=store_path, name="model")
+    @stet.once(store=store_spec, name="model")
     def before(alpha: float) -> None: ...
 
     before(0.5)
     ran: list[tuple[float, int]] = []
 
-    @stet.once(store=store_path, name="model")
+    @stet.once(store=store_spec, name="model")
     def after(alpha: float, depth: int = 3) -> None:
         ran.append((alpha, depth))
 
@@ -175,16 +182,16 @@ def test_a_new_parameter_with_a_default_keeps_old_records(store_path: Path) -> N
     assert ran == [(0.5, 4)]
 
 
-def test_a_parameter_dropped_from_the_key_is_ignored(store_path: Path) -> None:
+def test_a_parameter_dropped_from_the_key_is_ignored(store_spec: Path | str) -> None:
     """Rows keep matching when a key parameter is later left out of the key."""
 
-    @stet.once(store=store_path, name="model")
+    @stet.once(store=store_spec, name="model")
     def before(alpha: float, seed: int) -> None: ...
 
     before(0.5, 1)
     ran: list[float] = []
 
-    @stet.once(store=store_path, name="model", key=["alpha"])
+    @stet.once(store=store_spec, name="model", key=["alpha"])
     def after(alpha: float, seed: int) -> None:
         ran.append(alpha)
 
@@ -193,12 +200,12 @@ def test_a_parameter_dropped_from_the_key_is_ignored(store_path: Path) -> None:
     assert ran == [0.6]
 
 
-def test_version_separates_runs(store_path: Path) -> None:
+def test_version_separates_runs(store_spec: Path | str) -> None:
     """A different version= runs every combination again; the same version skips."""
     ran: list[str] = []
 
     def make(version: str | None):
-        @stet.once(store=store_path, name="f", version=version)
+        @stet.once(store=store_spec, name="f", version=version)
         def f(x: int) -> None:
             ran.append(f"{version}:{x}")
 
@@ -211,37 +218,37 @@ def test_version_separates_runs(store_path: Path) -> None:
     assert ran == ["None:1", "v2:1"]
 
 
-def test_forget_makes_one_combination_run_again(store_path: Path) -> None:
+def test_forget_makes_one_combination_run_again(store_spec: Path | str) -> None:
     """f.forget removes exactly that combination, in this and in a new process."""
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     train(0.1, 1)
     train(0.1, 2)
     assert train.forget(0.1, 1) == 1
     assert not train.done(0.1, 1)
     assert train.done(0.1, 2)
-    fresh, fresh_calls = _sweep(store_path)
+    fresh, fresh_calls = _sweep(store_spec)
     fresh(0.1, 1)
     fresh(0.1, 2)
     assert fresh_calls == [(0.1, 1)]
 
 
-def test_a_deletion_by_another_process_is_seen(store_path: Path) -> None:
+def test_a_deletion_by_another_process_is_seen(store_spec: Path | str) -> None:
     """After another process resets one combination, this process runs it again."""
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     train(0.1, 1)
     train(0.1, 2)
-    result = run_python(f"import stet; stet.reset({str(store_path)!r}, {{'seed': 1}})")
+    result = run_python(f"import stet; stet.reset({str(store_spec)!r}, {{'seed': 1}})")
     assert result.returncode == 0, result.stderr
     assert not train.done(0.1, 1)
     assert train.done(0.1, 2)
 
 
-def test_reset_clears_every_record(store_path: Path) -> None:
+def test_reset_clears_every_record(store_spec: Path | str) -> None:
     """reset() without a filter leaves an empty store, and runs happen again."""
-    train, calls = _sweep(store_path)
+    train, calls = _sweep(store_spec)
     train(0.1, 1)
-    stet.reset(store_path)
-    assert stet.records(store_path) == []
+    stet.reset(store_spec)
+    assert stet.records(store_spec) == []
     train(0.1, 1)
     assert calls == [(0.1, 1), (0.1, 1)]
 
@@ -256,9 +263,9 @@ def test_an_empty_file_is_an_empty_store(store_path: Path) -> None:
     assert len(stet.records(store_path)) == 1
 
 
-def test_the_store_pickles_without_handles(store_path: Path) -> None:
+def test_the_store_pickles_without_handles(store_spec: Path | str) -> None:
     """A store used in this process pickles and works in another process."""
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     train(0.1, 1)
     store = pickle.loads(pickle.dumps(train.store))
     assert repr(store) == repr(train.store)
@@ -266,9 +273,9 @@ def test_the_store_pickles_without_handles(store_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
-def test_a_forked_child_records_through_the_parents_store(store_path: Path) -> None:
+def test_a_forked_child_records_through_the_parents_store(store_spec: Path | str) -> None:
     """After fork, the child reopens the store and its records reach the parent."""
-    train, calls = _sweep(store_path)
+    train, calls = _sweep(store_spec)
     train(0.1, 1)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
@@ -308,9 +315,11 @@ def _foreign_file(store_kind: str, path: Path) -> None:
         pd.DataFrame({"name": ["alice"]}).to_parquet(path)
 
 
-def test_a_foreign_file_is_refused_and_left_untouched(store_kind: str, store_path: Path) -> None:
+def test_a_foreign_file_is_refused_and_left_untouched(
+    file_store_kind: str, store_path: Path
+) -> None:
     """A store path holding someone else's file raises before the function runs."""
-    _foreign_file(store_kind, store_path)
+    _foreign_file(file_store_kind, store_path)
     before = _digest(store_path)
     train, calls = _sweep(store_path)
     with pytest.raises(ForeignFileError, match=str(store_path.name)):
@@ -330,13 +339,20 @@ def test_a_binary_file_is_refused_and_left_untouched(store_path: Path) -> None:
     assert _digest(store_path) == before
 
 
-def test_a_directory_is_refused(store_path: Path) -> None:
-    """A store path naming a directory raises a clear error before the function runs."""
+def test_a_path_naming_a_directory_is_a_directory_store(store_path: Path) -> None:
+    """A store path naming an existing directory, whatever its suffix, is a directory store:
+    runs are recorded inside it and skipped on a re-run; it stays a directory."""
     store_path.mkdir()
     train, calls = _sweep(store_path)
-    with pytest.raises(ForeignFileError):
-        train(0.1, 1)
-    assert calls == []
+    assert type(train.store).__name__ == "DirectoryStore"
+    assert train(0.1, 1) == (0.1, 1)
+    again, again_calls = _sweep(store_path)
+    assert again(0.1, 1) is None
+    assert calls == [(0.1, 1)]
+    assert again_calls == []
+    assert [(r["alpha"], r["seed"]) for r in stet.records(store_path)] == [(0.1, 1)]
+    assert store_path.is_dir()
+    assert any(store_path.iterdir())
 
 
 def _write_v002_store(store_kind: str, path: Path, rows: list[dict[str, str]]) -> None:
@@ -369,10 +385,10 @@ V002_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("store_kind", ["csv", "json", "parquet", "sqlite"])  # 0.0.2's kinds
-def test_a_store_written_by_stet_002_is_honoured(store_kind: str, store_path: Path) -> None:
+@pytest.mark.parametrize("file_store_kind", ["csv", "json", "parquet", "sqlite"])  # 0.0.2's
+def test_a_store_written_by_stet_002_is_honoured(file_store_kind: str, store_path: Path) -> None:
     """Combinations recorded by stet 0.0.2 are skipped; new ones are added beside them."""
-    _write_v002_store(store_kind, store_path, V002_ROWS)
+    _write_v002_store(file_store_kind, store_path, V002_ROWS)
     train, calls = _sweep(store_path)
     assert train(0.1, 1) is None
     assert train(None, 2) is None
@@ -387,32 +403,32 @@ def test_a_store_written_by_stet_002_is_honoured(store_kind: str, store_path: Pa
     assert all(isinstance(v, str) for row in loaded for v in row.values())
 
 
-def test_reset_with_text_values_removes_a_typed_record(store_path: Path) -> None:
+def test_reset_with_text_values_removes_a_typed_record(store_spec: Path | str) -> None:
     """reset(key_dict={"alpha": "0.1"}) removes the run recorded with alpha=0.1."""
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     train(0.1, 1)
     train(0.2, 1)
-    assert stet.reset(store_path, {"alpha": "0.1", "seed": "1"}) == 1
-    assert [r["alpha"] for r in stet.records(store_path)] == [0.2]
+    assert stet.reset(store_spec, {"alpha": "0.1", "seed": "1"}) == 1
+    assert [r["alpha"] for r in stet.records(store_spec)] == [0.2]
 
 
-def test_reset_never_wipes_a_store_by_accident(store_path: Path) -> None:
+def test_reset_never_wipes_a_store_by_accident(store_spec: Path | str) -> None:
     """An empty or misspelled filter raises and removes nothing."""
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     train(0.1, 1)
     with pytest.raises(ValueError, match="every row"):
-        stet.reset(store_path, {})
+        stet.reset(store_spec, {})
     with pytest.raises(ValueError, match="no column 'alhpa'"):
-        stet.reset(store_path, {"alhpa": 0.1})
+        stet.reset(store_spec, {"alhpa": 0.1})
     hostile = 'a" OR 1=1 OR "b'
     with pytest.raises(ValueError, match="no column"):
-        stet.reset(store_path, {hostile: 1})
-    assert len(stet.records(store_path)) == 1
+        stet.reset(store_spec, {hostile: 1})
+    assert len(stet.records(store_spec)) == 1
 
 
-def test_the_backend_interface_of_stet_002_works(store_path: Path) -> None:
+def test_the_backend_interface_of_stet_002_works(store_spec: Path | str) -> None:
     """get_backend(path) offers has, record, load, remove and clear as 0.0.2 did."""
-    backend = stet.backends.get_backend(store_path)
+    backend = stet.backends.get_backend(store_spec)
     backend.record({"alpha": 0.1, "seed": 1})
     assert backend.has({"alpha": 0.1, "seed": 1})
     assert backend.has({"alpha": "0.1", "seed": "1"})
@@ -420,7 +436,7 @@ def test_the_backend_interface_of_stet_002_works(store_path: Path) -> None:
     (row,) = backend.load()
     assert row["alpha"] == "0.1"
     assert row["_stet_timestamp"]
-    train, _ = _sweep(store_path)
+    train, _ = _sweep(store_spec)
     assert train(0.1, 1) is None
     backend.remove({"alpha": "0.1", "seed": "1"})
     assert not backend.has({"alpha": 0.1, "seed": 1})

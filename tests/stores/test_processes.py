@@ -30,7 +30,7 @@ WRITER = textwrap.dedent(
 )
 
 
-def _run_writers(path: Path, workers: int, count: int) -> None:
+def _run_writers(path: Path | str, workers: int, count: int) -> None:
     start = time.time() + 1.5  # every process is ready before the first write
     procs = [
         subprocess.Popen(
@@ -44,21 +44,21 @@ def _run_writers(path: Path, workers: int, count: int) -> None:
     assert [p.returncode for p in procs] == [0] * workers, errors
 
 
-def test_processes_creating_a_store_together_lose_nothing(store_path: Path) -> None:
+def test_processes_creating_a_store_together_lose_nothing(store_spec: Path | str) -> None:
     """32 processes starting at once on a missing store: one header, every record once."""
-    _run_writers(store_path, workers=32, count=5)
-    rows = stet.records(store_path)
+    _run_writers(store_spec, workers=32, count=5)
+    rows = stet.records(store_spec)
     assert sorted((r["worker"], r["i"]) for r in rows) == [
         (w, i) for w in range(32) for i in range(5)
     ]
-    if store_path.suffix == ".csv":
-        assert store_path.read_text().count("_stet_timestamp") == 1
+    if isinstance(store_spec, Path) and store_spec.suffix == ".csv":
+        assert store_spec.read_text().count("_stet_timestamp") == 1
 
 
-def test_concurrent_writers_on_disjoint_keys_lose_nothing(store_path: Path) -> None:
+def test_concurrent_writers_on_disjoint_keys_lose_nothing(store_spec: Path | str) -> None:
     """8 processes x 1,000 disjoint keys: 8,000 records, none twice, every process's pid there."""
-    _run_writers(store_path, workers=8, count=1000)
-    rows = stet.records(store_path)
+    _run_writers(store_spec, workers=8, count=1000)
+    rows = stet.records(store_spec)
     keys = [(r["worker"], r["i"]) for r in rows]
     assert len(keys) == 8000
     assert len(set(keys)) == 8000
