@@ -50,11 +50,8 @@ parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--gate-from", type=int, default=None)  # keys >= this wait for the gate
 parser.add_argument("--gate", default=None)  # a file whose existence opens the gate
 parser.add_argument("--until-done", action="store_true")  # call again until nothing is pending
-parser.add_argument("--ignore-taken-over", action="store_true")
 args = parser.parse_args()
 warnings.simplefilter("error")
-if args.ignore_taken_over:  # the known false warning: see test_a_record_whose_answer_is_lost...
-    warnings.filterwarnings("ignore", ".*finished after its claim was taken over")
 log = os.open(args.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
 def say(line):
@@ -233,7 +230,7 @@ def test_a_server_restarted_mid_run_loses_nothing_and_runs_nothing_twice(
     """4 clients x the same 400 keys; once 100 calls have returned the server restarts, while
     keys 200 and up wait for the restart to be over: every key ran once and is recorded once."""
     log, gate = tmp_path / "log", tmp_path / "restarted"
-    options = ("--sleep", "0.005", "--gate-from", "200", "--gate", str(gate), "--ignore-taken-over")
+    options = ("--sleep", "0.005", "--gate-from", "200", "--gate", str(gate))
     clients = [start_client(postgres_schema, 0, 400, log, *options) for _ in range(4)]
     try:
         wait_until(lambda: len(lines(log, "returned")) >= 100, clients)
@@ -257,7 +254,7 @@ def test_ended_connections_are_opened_again_transparently(
     """The server ends the clients' connections five times while they run 300 keys (keys 250
     and up wait until then): no client notices, every key ran once and is recorded once."""
     log, gate = tmp_path / "log", tmp_path / "ended"
-    options = ("--sleep", "0.002", "--gate-from", "250", "--gate", str(gate), "--ignore-taken-over")
+    options = ("--sleep", "0.002", "--gate-from", "250", "--gate", str(gate))
     clients = [start_client(postgres_schema, 0, 300, log, *options) for _ in range(3)]
     schema = postgres_schema.rpartition("application_name=")[2]
     ended = []
@@ -527,11 +524,6 @@ def test_a_claim_whose_answer_is_lost_is_won_once(
     assert _lost_answer(cutter, postgres_schema, _postgres.SIDE_TABLE) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: a record whose COMMIT answer is lost is retried, finds the key done by "
-    "itself, and warns 'finished after its claim was taken over' (the row is there once)",
-)
 def test_a_record_whose_answer_is_lost_is_written_once_without_a_false_warning(
     cutter: AnswerCutter, postgres_schema: str
 ) -> None:
@@ -540,11 +532,6 @@ def test_a_record_whose_answer_is_lost_is_written_once_without_a_false_warning(
     assert _lost_answer(cutter, postgres_schema, "stet_records") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: a refused login is retried for retry_for seconds (60 by default) and "
-    "reported as a lost connection ('run again once the server is back')",
-)
 def test_a_wrong_password_is_refused_at_once_and_said_so(postgres_schema: str) -> None:
     """A login the server refuses is not a lost connection: it raises, saying so, at once."""
     password = _postgres.password_of(postgres_schema)

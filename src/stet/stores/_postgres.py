@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import time
 import weakref
@@ -64,6 +65,13 @@ _PROVENANCE_TYPES = {
 }
 _INT64 = range(-(2**63), 2**63)
 _RUNNING = Status.RUNNING.value
+_REFUSED = (
+    "authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+)
+"""What a server that answered says when it refuses a login for good (retrying cannot help)."""
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.' || %s, 0))"
 """One lock per table (and schema), held by a write until it commits."""
 _CONNECTIONS: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -161,6 +169,7 @@ class PostgresStore(Store):
         self._ready = False  # whether this connection made sure the tables exist
         self._in_step = False
         self._lasting = False  # whether the step wrote what must be on disk before it commits
+        self._sent: list[tuple[str, int, list[str]]] | None = None  # rows this step inserted
         self._fresh = True  # the next read starts from the top (nothing read on this connection)
         self._last_id = 0
         self._generation: int | None = None
@@ -211,6 +220,12 @@ class PostgresStore(Store):
             clock = server.fetchone()
             after = time.time()
         except pg.OperationalError as error:
+            if any(reason in str(error) for reason in _REFUSED):
+                raise StoreError(
+                    f"PostgreSQL at {self._where()} refused the connection: {_message(error)}. "
+                    "Check the URL's user, password and database.",
+                    path=_shown(self.url),
+                ) from error
             raise _Disconnected(_message(error)) from error
         assert clock is not None
         self._reset_handles()
@@ -375,11 +390,41 @@ class PostgresStore(Store):
     # -- writing -------------------------------------------------------------------------------
 
     def _under_lock(self, body: Callable[[], _T]) -> _T:
-        def step() -> _T:
-            with self._exclusive():
-                return body()
+        # If the connection is lost while the commit is on its way, the step may have been
+        # written after all: what it wrote, and what it answered, are kept to tell.
+        sent: list[tuple[str, int, list[str]]] = []
+        answer: list[_T] = []
 
-        return self._retrying(step, "writing")
+        def step() -> _T:
+            if answer and self._were_written(sent):
+                return answer[0]  # the last attempt was committed: running it again would not be
+            sent.clear()
+            answer.clear()
+            with self._exclusive():
+                self._sent = sent
+                answer.append(body())
+            return answer[0]
+
+        try:
+            return self._retrying(step, "writing")
+        finally:
+            self._sent = None
+
+    def _were_written(self, sent: list[tuple[str, int, list[str]]]) -> bool:
+        """Return whether rows an interrupted step inserted are in their tables (all or none)."""
+        if not sent:
+            return False
+        conn = self._connect()
+        s = _sql()
+        table, after, rows = sent[0]
+        with self._errors("looking for a record"):
+            found = conn.execute(
+                s.SQL("SELECT count(*) FROM {} WHERE {} > %s AND {} = ANY(%s)").format(
+                    s.Identifier(table), s.Identifier(ID), s.Identifier(ROW)
+                ),
+                (after, rows),
+            ).fetchone()
+        return bool(found and found[0])
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -456,6 +501,9 @@ class PostgresStore(Store):
             params += [_bound(value, self._columns[name]) for name, value in values.items()]
             query = self._statement(names, functools.partial(_insert_sql, self.table, names))
             self._inserted.append(conn.execute(query, params))
+            written = owner._sent
+            if written is not None:
+                written.append((self.table, self._last_id, [params[0]]))
 
     def _settle(self) -> None:
         """Take in the ids of rows inserted, once their round trip is made (or make it now)."""
@@ -505,7 +553,11 @@ class PostgresStore(Store):
         self._columns[name] = wider
 
     def _replace(self, rows: list[Row]) -> None:
-        (self._side_of or self)._lasting = True
+        owner = self._side_of or self
+        owner._lasting = True
+        if owner._sent is not None:
+            owner._sent.clear()  # a rewrite cannot be told by its rows: it runs again
+            owner._sent = None
         conn = self._connect()
         s = _sql()
         with self._errors("rewriting"):
@@ -618,6 +670,17 @@ def _message(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+class _QuietTeardown(logging.Filter):
+    """Drop psycopg's notice that ending a pipeline on a lost connection failed.
+
+    stet opens the connection again and runs the step once more, so the notice says nothing the
+    user can act on; printed for each lost connection, it filled the stderr of every worker.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
 def _psycopg() -> Any:
     try:
         import psycopg
@@ -627,7 +690,13 @@ def _psycopg() -> Any:
             "pip install 'stet[postgres]'",
             extra="postgres",
         ) from None
+    if not _QUIETED:
+        logging.getLogger("psycopg").addFilter(_QuietTeardown())
+        _QUIETED.append(True)
     return psycopg
+
+
+_QUIETED: list[bool] = []
 
 
 def _sql() -> Any:
