@@ -544,6 +544,7 @@ def render(
         "",
         floor_section(results["summary"]["floor"]),
         "",
+        *_postgres_section(),
         "## Machine",
         "",
         machine_section(results),
@@ -554,6 +555,16 @@ def render(
         "",
     ]
     return "\n".join(parts)
+
+
+def _postgres_section() -> list[str]:
+    """The PostgreSQL section, from results/postgres.json (benchmarks/postgres.py) if measured."""
+    import postgres
+
+    found = HERE / "results" / "postgres.json"
+    if not found.exists():
+        return []
+    return [postgres.section(json.loads(found.read_text())), ""]
 
 
 def write(results: dict, results_path: Path) -> Path:

@@ -389,6 +389,8 @@ def finish(args: argparse.Namespace, out: Path, began: float, described: dict, r
     log(f"wrote {out}")
     print(report.text_summary(results))
     print(postgres.text(raw["postgres"]))
+    if not args.quick and "skipped" not in raw["postgres"]:
+        postgres.save(raw["postgres"])
     if args.docs or (not args.quick and not args.no_docs):
         report.write(results, out)
     return 0
