@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -38,11 +39,25 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stet._encoding import from_json, to_json
-from stet._records import DURATION, EXPIRES, PID, STARTED, STATUS, TIMESTAMP, Row, Status
+from stet._claims import lapsed
+from stet._encoding import from_json, to_json, token
+from stet._keys import FunctionIdentity
+from stet._records import (
+    DURATION,
+    EXPIRES,
+    FUNC,
+    OWNER,
+    PID,
+    STARTED,
+    STATUS,
+    TIMESTAMP,
+    Row,
+    Status,
+)
 from stet._resolve import _shown
 from stet.errors import MissingExtraError, StoreError
-from stet.stores._base import Store
+from stet.stores._base import _CLAIMED, _COMPACT_SLACK, Claimed, Store
+from stet.stores._index import FunctionIndex, StateIndex
 
 if TYPE_CHECKING:
     import psycopg
@@ -53,6 +68,7 @@ _T = TypeVar("_T")
 
 TABLE = "stet_records"
 ROW = "_stet_row"
+KEY = "_stet_key"
 ID = "_stet_id"
 META = "stet_meta"
 
@@ -170,6 +186,8 @@ class PostgresStore(Store):
         self._in_step = False
         self._lasting = False  # whether the step wrote what must be on disk before it commits
         self._sent: list[tuple[str, int, list[str]]] | None = None  # rows this step inserted
+        self._next_key: str | None = None  # the mark of the row the next _append writes
+        self._own_claims: dict[str, str] = {}  # mark -> owner token of this process's claims
         self._fresh = True  # the next read starts from the top (nothing read on this connection)
         self._last_id = 0
         self._generation: int | None = None
@@ -441,7 +459,7 @@ class PostgresStore(Store):
         try:
             # Pipelined: the lock and the reads of both tables go in one round trip, the
             # writes and the commit in a second.
-            with self._errors("writing"), conn.pipeline(), conn.transaction():
+            with self._errors("writing"), _transaction(conn):
                 conn.execute(_LOCK, (self.table,))
                 if not self._ready:
                     self._create_tables(conn, _sql())
@@ -476,15 +494,26 @@ class PostgresStore(Store):
             conn.execute(
                 s.SQL(
                     "CREATE TABLE IF NOT EXISTS {} ({} bigint GENERATED ALWAYS AS IDENTITY "
-                    "PRIMARY KEY, {} text NOT NULL)"
-                ).format(s.Identifier(table), s.Identifier(ID), s.Identifier(ROW))
+                    "PRIMARY KEY, {} text NOT NULL, {} text, {} text)"
+                ).format(
+                    s.Identifier(table),
+                    s.Identifier(ID),
+                    s.Identifier(ROW),
+                    s.Identifier(KEY),
+                    s.Identifier(FUNC),
+                )
             )
+        conn.execute(  # the condition of a claim or a record made at once names it
+            s.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(
+                s.Identifier(self.side_table), s.Identifier(OWNER)
+            )
+        )
         self._ready = True
 
     def _append(self, row: Row) -> None:
-        self._insert([row])
+        self._insert([row], self._next_key)
 
-    def _insert(self, rows: list[Row]) -> None:
+    def _insert(self, rows: list[Row], mark: str | None = None) -> None:
         conn = self._connect()
         s = _sql()
         if not self._columns:
@@ -493,17 +522,163 @@ class PostgresStore(Store):
         for row in rows:
             if self._side_of is None or row.get(STATUS) != _RUNNING:
                 owner._lasting = True
-            values = {name: _typed(name, raw) for name, raw in row.items()}
-            for name, value in values.items():
-                self._fit(conn, s, name, value)
-            names = (ROW, *values)
-            params = [json.dumps(row, allow_nan=False)]
-            params += [_bound(value, self._columns[name]) for name, value in values.items()]
+            names, params = self._fields(conn, s, row, mark)
             query = self._statement(names, functools.partial(_insert_sql, self.table, names))
             self._inserted.append(conn.execute(query, params))
             written = owner._sent
             if written is not None:
                 written.append((self.table, self._last_id, [params[0]]))
+
+    def _fields(
+        self, conn: psycopg.Connection[Any], s: Any, row: Row, mark: str | None
+    ) -> tuple[tuple[str, ...], list[Any]]:
+        """Return the columns and values of a row's INSERT, fitting the columns to the values."""
+        values = {name: _typed(name, raw) for name, raw in row.items()}
+        if mark is not None:
+            values[KEY] = mark
+        for name, value in values.items():
+            self._fit(conn, s, name, value)
+        params = [json.dumps(row, allow_nan=False)]
+        params += [_bound(value, self._columns[name]) for name, value in values.items()]
+        return (ROW, *values), params
+
+    # -- a claim and a record decided without a round trip under the lock ----------------------
+
+    def record_raw(
+        self,
+        raw: Row,
+        *,
+        index: FunctionIndex | None = None,
+        key: str = "",
+        guard: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Record a row: at once if nothing about its key changed since the last look.
+
+        A record whose key and function are known is sent with a condition that the server
+        checks under the lock: no row of that key (nor one stet cannot place) arrived since
+        this process last read. Met, the record is one round trip with the lock held only on
+        the server; not met, it is recorded the locked way, as every store does.
+
+        Args:
+            raw: The row, as :meth:`rows` would return it.
+            index: The index of the function that ran, if the caller knows it.
+            key: The run's key in that index.
+            guard: As for ``Store.record``.
+
+        Returns:
+            True if the row was written; False if the guard refused it.
+        """
+        ident = None if index is None or not key else index.ident
+        mark = None if ident is None else _mark(ident, key)
+        owner = self._side_of or self
+        if ident is not None and mark is not None and self._side_of is None and not owner._in_step:
+            with self._lock:
+                self._check_process()
+                # The guard says no for good (another worker completed the key, or holds it)
+                # or from a stale look (a reset elsewhere): only its yes is taken here.
+                mine = self._own_claims.pop(mark, "")
+                if (guard is None or guard()) and self._insert_at_once(raw, ident, mark, mine):
+                    self._appended(raw, index, key)
+                    return True
+        self._next_key = mark
+        try:
+            return super().record_raw(raw, index=index, key=key, guard=guard)
+        finally:
+            self._next_key = None
+
+    def claim(self, states: StateIndex, key: str, row: Row, done: Callable[[], bool]) -> Claimed:
+        """Claim a key, deciding from a fresh look and letting the server check it held.
+
+        The store and its side table are read without the lock; if the key is free, the claim
+        is sent with the condition that no row of that key arrived since, which the server
+        checks under the lock. Not met, or due for a compaction, the claim is made the locked
+        way, as every store does.
+
+        Args:
+            states: The function's side-record index.
+            key: The key, as the function's index spells it.
+            row: The claim's ``running`` row.
+            done: Says whether the key is completed.
+
+        Returns:
+            ``"won"``, ``"done"`` or ``"busy"``, as ``Store.claim`` says.
+        """
+        side = self.side()
+        assert isinstance(side, PostgresStore)
+        mark = _mark(states.ident, key)
+        if len(self._own_claims) > 4096:  # runs that failed or were let go are never recorded
+            self._own_claims.clear()
+        self._own_claims[mark] = row[OWNER]
+        if side._count <= 2 * side._kept + _COMPACT_SLACK:
+            with self._lock:
+                self._check_process()
+                self._read_into_indexes(restart=False)
+                side.refresh()
+                if done():
+                    return "done"
+                holder = states.holder(key)
+                if holder is not None and not lapsed(holder, self.now()):
+                    return "busy"
+                raw = side.encode_row(row)
+                if side._insert_at_once(raw, states.ident, mark):
+                    if not self._claimed:
+                        self._claimed = True
+                        _CLAIMED.add(self)
+                    return "won"
+        return super().claim(states, key, row, done)
+
+    def _insert_at_once(self, raw: Row, ident: FunctionIdentity, mark: str, mine: str = "") -> bool:
+        """Do ``_insert_if_untouched``, again on a new connection if the one in use is lost.
+
+        If it was lost while the commit was on its way, the row may be in: looked for first,
+        and found, the insert is not made twice (nor taken for a refusal).
+        """
+        text = json.dumps(raw, allow_nan=False)
+        tried: list[int] = []
+
+        def step() -> bool:
+            if tried and self._were_written([(self.table, tried[0], [text])]):
+                return True
+            tried[:] = [self._last_id]
+            return self._insert_if_untouched(raw, ident, mark, mine)
+
+        return self._retrying(step, "writing")
+
+    def _insert_if_untouched(
+        self, raw: Row, ident: FunctionIdentity, mark: str, mine: str = ""
+    ) -> bool:
+        """Insert a row in one transaction if no row about its key arrived since the last read.
+
+        Rows about the key are those with the same mark, but for the claim of owner ``mine``
+        (the run's own, when recording it), and those stet cannot place: without a mark (a
+        failure, a renewal, a rewrite) or from another plan of the same function.
+        """
+        owner = self._side_of or self
+        side = owner.side()
+        assert isinstance(side, PostgresStore)
+        conn = self._connect()
+        s = _sql()
+        plan = mark[:_PLAN_LENGTH]
+        with self._errors("writing"), _transaction(conn):
+            conn.execute(_LOCK, (owner.table,))
+            if not owner._ready:
+                owner._create_tables(conn, s)
+            if not self._columns:
+                self._load_columns(conn)
+            names, params = self._fields(conn, s, raw, mark)
+            kinds = tuple(self._columns[name] for name in names)
+            query = self._statement(
+                ("if", names, kinds),
+                functools.partial(
+                    _insert_if_sql, self.table, owner.table, side.table, names, kinds
+                ),
+            )
+            params += [owner._last_id, ident.name, mark, plan]
+            params += [side._last_id, ident.name, mark, mine, plan]
+            inserted = conn.execute(query, params)
+            if raw.get(STATUS) == _RUNNING:
+                conn.execute("SET LOCAL synchronous_commit TO off")  # a claim: see _exclusive
+        return inserted.fetchone() is not None
 
     def _settle(self) -> None:
         """Take in the ids of rows inserted, once their round trip is made (or make it now)."""
@@ -602,6 +777,80 @@ class _SideTable(PostgresStore):
 
     def __del__(self) -> None:
         """Nothing: the connection is the store's, which closes it."""
+
+
+@contextlib.contextmanager
+def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """Run a transaction pipelined: its statements go out together, answered when read.
+
+    ``BEGIN`` and ``COMMIT`` are sent as statements in the pipeline, not by psycopg's
+    ``transaction()``, which waits for the server after each: a step whose decision the server
+    makes is then one round trip, and no client round trip happens while it holds the lock.
+    """
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            yield
+            conn.execute("COMMIT")
+    finally:
+        if not conn.closed and conn.info.transaction_status != _idle():
+            with contextlib.suppress(Exception):  # the connection may be lost: the caller says so
+                conn.execute("ROLLBACK")
+
+
+def _idle() -> Any:
+    """Return psycopg's idle transaction status (imported only once psycopg is)."""
+    from psycopg import pq
+
+    return pq.TransactionStatus.IDLE
+
+
+def _insert_if_sql(
+    table: str, main: str, side: str, names: tuple[str, ...], kinds: tuple[str, ...], s: Any
+) -> Any:
+    """Return the INSERT of a row unless a row about its key arrived in either table since.
+
+    Parameters after the row's values: the main table's last id read, the function, the mark,
+    the plan; then the side table's last id, the function, the mark, the owner token whose own
+    claim does not count ("" for none), the plan.
+    """
+    main_untouched = s.SQL(
+        "NOT EXISTS (SELECT 1 FROM {t} WHERE {i} > %s AND {f} = %s AND "
+        "({k} IS NULL OR {k} = %s OR NOT starts_with({k}, %s)))"
+    ).format(t=s.Identifier(main), i=s.Identifier(ID), f=s.Identifier(FUNC), k=s.Identifier(KEY))
+    side_untouched = s.SQL(
+        "NOT EXISTS (SELECT 1 FROM {t} WHERE {i} > %s AND {f} = %s AND "
+        "({k} IS NULL OR ({k} = %s AND {o} IS DISTINCT FROM %s) OR NOT starts_with({k}, %s)))"
+    ).format(
+        t=s.Identifier(side),
+        i=s.Identifier(ID),
+        f=s.Identifier(FUNC),
+        k=s.Identifier(KEY),
+        o=s.Identifier(OWNER),
+    )
+    return s.SQL("INSERT INTO {} ({}) SELECT {} WHERE {} AND {} RETURNING {}").format(
+        s.Identifier(table),
+        s.SQL(", ").join(map(s.Identifier, names)),
+        s.SQL(", ").join(s.SQL("%s::" + kind) for kind in kinds),
+        main_untouched,
+        side_untouched,
+        s.Identifier(ID),
+    )
+
+
+def _mark(ident: FunctionIdentity, key: str) -> str:
+    """Return what ``_stet_key`` holds for a key: its function's plan, then the key itself."""
+    plan = _PLANS.get(ident)
+    if plan is None:
+        defaults = sorted((n, token(v, ident.encoders)) for n, v in ident.defaults.items())
+        text = json.dumps([ident.name, ident.version, list(ident.key), defaults])
+        plan = _PLANS[ident] = hashlib.blake2b(text.encode(), digest_size=8).hexdigest() + ":"
+    return plan + (key if _clean(key) else json.dumps(key))
+
+
+_PLANS: dict[FunctionIdentity, str] = {}
+"""The plan of each function seen (its name, version, key names and defaults), hashed."""
+_PLAN_LENGTH = 17
 
 
 def _insert_sql(table: str, names: tuple[str, ...], s: Any) -> Any:
