@@ -329,14 +329,14 @@ def section(raw: dict) -> str:
             "",
             f"The goal of at least {s['goal_runs_per_s']:,.0f} runs/s from 8 clients is {status}. "
             "A skip costs what it costs on the file stores (no I/O: the index answers), so a "
-            "re-run of a finished sweep is as fast on PostgreSQL as on CSV. A new run costs two "
-            "transactions, and each holds the table's advisory lock across one client round "
-            "trip (the reads come back, the client decides, then writes and commits): with 8 "
-            "clients and their 8 server processes on 2 cores, the holder often waits for a CPU "
-            "while the others wait for it, which is why 8 clients are not faster than one. "
-            "Committing claims without waiting for the disk changed little, so the disk is not "
-            "the limit. Deciding on the server in one statement, so that no client round trip "
-            "happens under the lock, is the way to the goal; it is not built yet.",
+            "re-run of a finished sweep is as fast on PostgreSQL as on CSV. A new run is a claim "
+            "and a record, each one transaction holding the table's advisory lock: when nothing "
+            "about the key changed since the client last looked, the server decides it in one "
+            "pipelined round trip (an `INSERT ... SELECT` on the condition that no row about the "
+            "key arrived since), so the lock is never held "
+            "across a client round trip. What is left is CPU: 8 clients, their 8 server "
+            "processes and psycopg's per-statement work share the machine's 2 cores, and a "
+            "`SELECT 1` through psycopg over loopback takes about 0.16 ms here.",
         ]
     )
 
