@@ -494,24 +494,22 @@ class PostgresStore(Store):
                 s.Identifier(META)
             )
         )
-        for table in (self.table, self.side_table):
+        # The key, function and (for claims) owner columns exist from the start: the condition
+        # of a claim or a record that the server decides names them.
+        for table, owner in ((self.table, s.SQL("")), (self.side_table, s.SQL(", {} text"))):
             conn.execute(
                 s.SQL(
                     "CREATE TABLE IF NOT EXISTS {} ({} bigint GENERATED ALWAYS AS IDENTITY "
-                    "PRIMARY KEY, {} text NOT NULL, {} text, {} text)"
+                    "PRIMARY KEY, {} text NOT NULL, {} text, {} text{})"
                 ).format(
                     s.Identifier(table),
                     s.Identifier(ID),
                     s.Identifier(ROW),
                     s.Identifier(KEY),
                     s.Identifier(FUNC),
+                    owner.format(s.Identifier(OWNER)),
                 )
             )
-        conn.execute(  # the condition of a claim or a record made at once names it
-            s.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(
-                s.Identifier(self.side_table), s.Identifier(OWNER)
-            )
-        )
         self._ready = True
 
     def _append(self, row: Row) -> None:
