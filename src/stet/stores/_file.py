@@ -145,13 +145,14 @@ class LineFileStore(PathStore):
             try:
                 info = os.stat(self.path)
             except FileNotFoundError:
-                was_open = self._fd is not None
-                self._close()
-                self._cursor = 0
-                self._start_format()
-                return [], was_open or restart
+                return self._gone(restart)
             if self._fd is None or info.st_ino != self._ino:
-                self._open(writable=False)
+                try:
+                    self._open(writable=False)
+                except StoreError as error:
+                    if error.errno != errno.ENOENT:
+                        raise
+                    return self._gone(restart)  # removed between the stat and the open
                 restart = True
             else:
                 size = info.st_size  # the same inode: no need to ask the descriptor
@@ -179,6 +180,14 @@ class LineFileStore(PathStore):
         if self._locked:
             self._fence(data[used:])
         return rows, restart
+
+    def _gone(self, restart: bool) -> tuple[Sequence[Row], bool]:
+        """Return what a read finds when the file does not exist: nothing, from the top."""
+        was_open = self._fd is not None
+        self._close()
+        self._cursor = 0
+        self._start_format()
+        return [], was_open or restart
 
     def _fence(self, rest: bytes) -> None:
         """Cut off a torn record left after the complete lines (only under the lock)."""
