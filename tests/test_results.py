@@ -209,6 +209,23 @@ def test_a_result_name_that_cannot_be_a_column_fails_the_run(
     assert len(calls) == 2
 
 
+def test_a_result_name_that_cannot_be_a_column_goes_on_under_on_error_continue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """on_error="continue" holds for a result that cannot be stored as well: the run is
+    recorded failed, the call returns None and says so, and the sweep goes on."""
+    store = tmp_path / "runs.csv"
+
+    @stet.once(store=store, key=["seed"], save_result=True, on_error="continue", verbose=False)
+    def train(seed: int) -> dict[str, int]:
+        return {"seed": seed} if seed else {"loss": 0}
+
+    assert [train(seed) for seed in (0, 1, 2)] == [{"loss": 0}, None, None]
+    assert "train(seed=1) failed: ResultNameError: " in capsys.readouterr().err
+    assert [r["seed"] for r in stet.records(store)] == [0]
+    assert [r["seed"] for r in stet.records(store, status="failed")] == [1, 2]
+
+
 def test_a_scalar_result_of_a_function_with_a_key_named_result_fails(
     store_spec: Path | str,
 ) -> None:

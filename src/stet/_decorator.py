@@ -211,7 +211,9 @@ class _OnceBase(Generic[P, R]):
                 except ResultNameError as error:
                     error.result = result
                     self._fail(run, error)
-                    raise
+                    if self._raise:
+                        raise
+                    return None  # on_error="continue": recorded failed, and the sweep goes on
             guard = None if run.token is None else functools.partial(self._still_ours, run)
             try:
                 written = self.store.record(row, index=run.index, key=run.key, guard=guard)
