@@ -64,6 +64,25 @@ def test_load_gives_typed_columns(store_spec: Path | str) -> None:
     assert df["converged"].tolist() == [True, False, True, False]
 
 
+def test_load_of_several_functions_keeps_ints_and_bools_in_nullable_columns(
+    store_spec: Path | str,
+) -> None:
+    """Columns one function lacks hold <NA> there, and stay Int64 and boolean, not float."""
+    sweep(store_spec)
+    df = stet.load(store_spec).sort_values("_stet_func", kind="stable")
+    assert len(df) == 5
+    assert df["seed"].dtype == "Int64"
+    assert df["steps"].dtype == "Int64"
+    assert df["converged"].dtype == "boolean"
+    assert df["_stet_pid"].dtype == "int64"  # every row has one
+    evaluate = df[df["_stet_func"] == "evaluate"].iloc[0]
+    assert evaluate["seed"] is pd.NA
+    assert evaluate["converged"] is pd.NA
+    train = df[df["_stet_func"] == "train"]
+    assert sorted(train["steps"].tolist()) == [100, 100, 101, 101]
+    assert sorted(train["converged"].tolist()) == [False, False, True, True]
+
+
 def test_load_is_ready_for_groupby(store_spec: Path | str) -> None:
     """df.groupby("alpha")["mse"].mean() works on what stet.load returns."""
     sweep(store_spec)

@@ -143,7 +143,9 @@ def load(
 
     Integers come as int64, floats as float64, booleans as bool, strings as strings (where a
     column holds one type in every row), and the ``_stet_`` timestamps as timezone-aware
-    datetimes, ready for ``df.groupby("alpha")["mse"].mean()``. pandas is imported here only.
+    datetimes, ready for ``df.groupby("alpha")["mse"].mean()``. A column of integers or
+    booleans that some rows lack (rows of another function) is nullable ``Int64`` or
+    ``boolean``, with ``<NA>`` in the gaps. pandas is imported here only.
 
     Args:
         store: The store (a path or a store object).
@@ -165,11 +167,29 @@ def load(
             "rows as dicts, without it)",
             extra="pandas",
         ) from None
-    frame = pd.DataFrame.from_records(records(store, func=func, status=status))
+    rows = records(store, func=func, status=status)
+    frame = pd.DataFrame.from_records(rows)
+    for column in frame.columns:
+        if len(rows) and frame[column].isna().any():
+            frame[column] = _with_gaps(pd, frame[column], [r.get(column) for r in rows])
     for column in (TIMESTAMP, STARTED, EXPIRES):
         if column in frame.columns:
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
     return frame
+
+
+def _with_gaps(pd: Any, column: pandas.Series, values: list[Any]) -> pandas.Series:
+    """Return a column that some rows lack, typed by the values it holds.
+
+    A row lacks a value when it is another function's or holds None: pandas' nullable Int64
+    and boolean keep such columns of ints and booleans from turning into floats and objects.
+    """
+    kinds = {type(v) for v in values if v is not None}
+    if kinds == {int}:
+        return pd.Series(values, index=column.index, dtype="Int64")
+    if kinds == {bool}:
+        return pd.Series(values, index=column.index, dtype="boolean")
+    return column
 
 
 def _where(store: Store) -> str:
