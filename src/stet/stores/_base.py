@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from stet._claims import lapsed
 from stet._encoding import token
 from stet._keys import PREFIX, FunctionIdentity
-from stet._records import FUNC, OWNER, PROVENANCE, STATUS, VERSION, Row, Status, is_legacy
+from stet._records import FUNC, PROVENANCE, STATUS, VERSION, Row, Status, is_legacy
 from stet._records import pid as current_pid
 from stet._results import key_columns
 from stet.errors import ForeignFileError, StoreError
@@ -321,8 +321,6 @@ class Store(abc.ABC):
             if done():
                 return "done"
             holder = states.holder(key)
-            if holder is not None and holder[0] == row[OWNER]:
-                return "won"  # a retried claim whose first attempt was written after all
             if holder is not None and not lapsed(holder, self.now()):
                 return "busy"
             side.append_read_up(row, states, key)
