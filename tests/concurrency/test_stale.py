@@ -23,8 +23,8 @@ def _dead_pid() -> int:
 
 
 def test_temporary_files_of_dead_writers_are_cleared_by_the_next_rewrite(tmp_path: Path) -> None:
-    """A temporary file left by a writer killed mid-rewrite (main file or side record) goes at the
-    next rewrite; one of a live writer stays."""
+    """A temporary file left by a writer killed mid-rewrite goes: the main file's at the first
+    write of the next process, the side record's at its next rewrite; a live writer's stays."""
     path = tmp_path / "runs.csv"
     dead = _dead_pid()
     stale = tmp_path / f".runs.csv.{dead}.deadbeef.stet-tmp"
@@ -46,14 +46,34 @@ def test_temporary_files_of_dead_writers_are_cleared_by_the_next_rewrite(tmp_pat
         return x + y
 
     f(1)
-    assert stale.exists()
-    wider(1, 2)  # a new column: the CSV is rewritten
     assert not stale.exists()
+    assert side_stale.exists()
+    wider(1, 2)  # a new column: the CSV is rewritten
     assert live.exists()
     assert f(-1) is None  # recorded as failed in the side record
     assert f.forget(-1) == 1  # its failure: the side record is rewritten without it
     assert not side_stale.exists()
     assert [r["x"] for r in stet.records(path, func="f")] == [1]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json"])
+def test_temporary_files_of_dead_writers_are_cleared_by_the_next_writer(
+    tmp_path: Path, suffix: str
+) -> None:
+    """A store that is only ever appended to is never rewritten: the next process to write in
+    it clears what writers killed mid-rewrite left, and keeps a live writer's file."""
+    path = tmp_path / f"runs{suffix}"
+    stale = tmp_path / f".runs{suffix}.{_dead_pid()}.deadbeef.stet-tmp"
+    live = tmp_path / f".runs{suffix}.{os.getpid()}.cafecafe.stet-tmp"
+    for leftover in (stale, live):
+        leftover.write_text("half a rewrite")
+    script = (
+        "import stet, sys\n@stet.once(store=sys.argv[1], verbose=False)\ndef f(x): return x\nf(1)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    assert not stale.exists()
+    assert live.exists()
+    assert [r["x"] for r in stet.records(path)] == [1]
 
 
 KILLED_HOLDER = """

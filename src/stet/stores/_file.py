@@ -23,14 +23,14 @@ import os
 import secrets
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from stet._claims import alive
 from stet._records import Row
 from stet._records import pid as current_pid
 from stet.errors import CorruptLineWarning, ForeignFileError, LockTimeoutError, StoreError
-from stet.stores._base import PathStore, fsync_directory
+from stet.stores._base import _T, PathStore, fsync_directory
 
 try:
     import fcntl
@@ -77,6 +77,7 @@ class LineFileStore(PathStore):
         self._whole_file = False
         self._moved = False  # opened another file than the one read so far: read from the top
         self._locked_size = -1  # the file's size when the lock was taken, until first read
+        self._tidied = False  # whether this process has cleared dead writers' temporary files
         self._start_format()
 
     def _sync_rewrites(self) -> bool:
@@ -228,15 +229,34 @@ class LineFileStore(PathStore):
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
-        if not _CAN_LOCK:  # pragma: no cover - Windows
+        self._take_lock()
+        try:
             yield
+        finally:
+            self._let_go()
+
+    def _under_lock(self, body: Callable[[], _T]) -> _T:
+        # As _exclusive, without a generator's cost on the two writes of every new run.
+        self._take_lock()
+        try:
+            return body()
+        finally:
+            self._let_go()
+
+    def _take_lock(self) -> None:
+        """Lock the file now at the path, waiting for other writers (see the module's notes)."""
+        if not _CAN_LOCK:  # pragma: no cover - Windows
             return
-        deadline = time.monotonic() + self.lock_timeout
+        deadline, pause = time.monotonic() + self.lock_timeout, 0.0
         while True:
             if self._fd is None or not self._writable:
                 self._open(writable=True)
             assert self._fd is not None
-            self._flock(self._fd, deadline)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pause = self._wait(deadline, pause)
+                continue  # the wait may have reopened the file: lock the one now open
             try:
                 info = os.stat(self.path)
             except FileNotFoundError:
@@ -247,31 +267,55 @@ class LineFileStore(PathStore):
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._close()
         self._locked = True
-        try:
-            yield
-        finally:
-            self._locked = False
-            self._locked_size = -1
-            if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if not self._tidied:  # once per process: what writers killed mid-rewrite left
+            self._tidied = True
+            self._clean_stale_temporaries()
+
+    def _let_go(self) -> None:
+        if not _CAN_LOCK:  # pragma: no cover - Windows
+            return
+        self._locked = False
+        self._locked_size = -1
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _wait(self, deadline: float, pause: float) -> float:
+        """Wait for another writer to let go of the lock; return the next pause.
+
+        The first wait reads what the other writers appended, without the lock (as any reader
+        may) and without sleeping: rows read now are not read with the lock held, where they
+        would keep every other writer waiting.
+        """
+        if pause:
+            return self._pause(deadline, pause)
+        if self._indexes:  # read for its own indexes (not a file another store reads through)
+            self._read_into_indexes(restart=False)
+            if self._side is not None:
+                self._side.refresh()
+        return 0.00005
 
     def _flock(self, fd: int, deadline: float) -> None:
+        """Lock ``fd``, waiting for other writers until ``deadline``."""
         assert fcntl is not None
-        pause = 0.0001
+        pause = 0.00005
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LockTimeoutError(
-                        f"another process has held the lock of {self.path} for over "
-                        f"{self.lock_timeout:g} s; nothing was recorded. Raise lock_timeout= "
-                        "on the store if writers are that slow.",
-                        path=str(self.path),
-                    ) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.005)
+                pause = self._pause(deadline, pause)
+
+    def _pause(self, deadline: float, pause: float) -> float:
+        """Sleep ``pause`` seconds unless past ``deadline``; return the next, longer pause."""
+        if time.monotonic() > deadline:
+            raise LockTimeoutError(
+                f"another process has held the lock of {self.path} for over "
+                f"{self.lock_timeout:g} s; nothing was recorded. Raise lock_timeout= on the "
+                "store if writers are that slow.",
+                path=str(self.path),
+            )
+        time.sleep(pause)
+        return min(pause * 2, 0.001)
 
     def _append(self, row: Row) -> None:
         data = self._encode_append(row, empty=self._cursor == 0)
@@ -284,9 +328,13 @@ class LineFileStore(PathStore):
             except OSError as error:  # the caller must hear that its run was not recorded
                 raise self._not_recorded(error) from error
             return
-        self._write_at_cursor(data)
+        self._write_at_cursor(data, sync=self._syncs(row))
 
-    def _write_at_cursor(self, data: bytes) -> None:
+    def _syncs(self, row: Row) -> bool:
+        """Return whether appending ``row`` waits for the disk."""
+        return self.durable == "fsync"
+
+    def _write_at_cursor(self, data: bytes, sync: bool) -> None:
         fd, start = self._fd, self._cursor
         assert fd is not None
         self._locked_size = -1  # the file grows: the size seen when locking is no longer it
@@ -294,7 +342,7 @@ class LineFileStore(PathStore):
             written = os.pwrite(fd, data, start)
             if written != len(data):
                 raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes were written")
-            if self.durable == "fsync":
+            if sync:
                 _sync(fd)
         except OSError as error:
             self._undo(start)
@@ -376,6 +424,7 @@ class LineFileStore(PathStore):
             self._sync_after_rename()
 
     def _clean_stale_temporaries(self) -> None:
+        """Remove the temporary files of rewrites whose writer process is gone."""
         for tmp in self.path.parent.glob(f".{self.path.name}.*{_TMP_SUFFIX}"):
             try:
                 pid = int(tmp.name[len(self.path.name) + 2 :].split(".", 1)[0])

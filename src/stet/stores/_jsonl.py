@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from stet._encoding import from_json, to_json
-from stet._records import TIMESTAMP, Row
+from stet._records import STATUS, TIMESTAMP, Row, Status
 from stet.errors import StoreError
 from stet.stores._file import LineFileStore
 from stet.stores._index import FunctionIndex
@@ -97,7 +95,10 @@ class JSONLinesStore(LineFileStore):
         return None
 
     def _encode_append(self, row: Row, empty: bool) -> bytes | None:
-        return (dump_line(row) + "\n").encode("utf-8")
+        try:
+            return (_DUMPS(row) + "\n").encode("utf-8")  # dump_line, encoding once
+        except UnicodeEncodeError:
+            return (_DUMPS_ASCII(row) + "\n").encode("utf-8")
 
     def _encode_all(self, rows: list[Row]) -> bytes:
         return "".join(dump_line(row) + "\n" for row in rows).encode("utf-8")
@@ -130,13 +131,17 @@ class SideFile(JSONLinesStore):
                 self._locked = False
             self._appended(raw, index, key)
 
+    def _syncs(self, row: Row) -> bool:
+        # A claim need not outlive a power loss: every process that held one is gone with it.
+        # Failures do, so that a sweep run with retry_failed=False does not run them again.
+        return self.durable == "fsync" and row.get(STATUS) != Status.RUNNING.value
+
     def _sync_rewrites(self) -> bool:
         # A compaction drops only what no longer counts; under "process" durability it need
         # not wait for the disk (a sync cost 3 ms, once per few hundred claims).
         return self.durable == "fsync"
 
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def _take_lock(self) -> None:
         # The caller holds the store's lock, so no other process writes here; only make sure
         # this is the file now at the path (another process may have compacted or removed it).
         try:
@@ -146,10 +151,9 @@ class SideFile(JSONLinesStore):
         if not same or not self._writable:
             self._open(writable=True)
         self._locked = True
-        try:
-            yield
-        finally:
-            self._locked = False
+
+    def _let_go(self) -> None:
+        self._locked = False
 
     def _open(self, writable: bool) -> None:
         if writable:
