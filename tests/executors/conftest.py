@@ -7,7 +7,6 @@ import contextlib
 import gc
 import shutil
 import uuid
-import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -64,13 +63,8 @@ def _collect_dropped_stores() -> Iterator[None]:
     """Collect, at the end of each test, the stores it dropped, while the test still runs.
 
     Stores hold reference cycles, so they are freed by the cyclic collector, at any later
-    moment: in another test, or in another directory of the suite. A SQLite store does not
-    close its connection when it is collected, which Python >= 3.13 reports with a
-    ResourceWarning (an error under this suite's filterwarnings); that stet bug is shown by
-    ``test_pickling.py::test_a_function_dropped_after_use_leaves_nothing_open``, so here it is
-    kept from failing the unrelated test that happens to run the collector.
+    moment: in another test, or in another directory of the suite. Collected here, whatever
+    they leave (a warning, an error in a finalizer) is reported against the test that made them.
     """
     yield
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "unclosed database", ResourceWarning)
-        gc.collect()
+    gc.collect()
