@@ -8,8 +8,9 @@ allows) and stet's cost per call on stores pre-filled to each size, in *rounds*:
 measures the floor and every store and size once, each in a fresh process that builds its index
 from the file, then the peers (each in its own virtual environment, see peers.py) on their own
 pre-filled stores, whole sweeps and parallel runs of stet and every peer. Figures are medians
-over rounds; ratios are medians of per-round ratios. Then fsync durability, index memory,
-``import`` times, and bytes per record. See ``README.md``.
+over rounds; ratios are medians of per-round ratios. Each round also times fsync durability and
+the claim's own cost (``claim=True`` against ``claim=False``); then index memory, ``import``
+times, and bytes per record. See ``README.md``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ FULL = {
     "batch_new": 100,
     "fsync_calls": 300,
     "fsync_batch": 10,
+    "claim_calls": 3_000,
+    "claim_batch": 50,
     "floor_calls": 20_000,
     "import_runs": 30,
     "peer_sizes": [0, 10**3, 10**4, 10**5, 10**6],
@@ -73,6 +76,7 @@ QUICK = {
     "new_calls": 1_000,
     "batch_new": 50,
     "fsync_calls": 100,
+    "claim_calls": 1_000,
     "floor_calls": 10_000,
     "import_runs": 12,
     "peer_sizes": [10**2],
@@ -89,6 +93,8 @@ pre-filled stores, the most seconds a pre-fill may take (a larger size is skippe
 of each timed phase of a peer's percall.py (as many calls as fit, at most stet's), in how many
 rounds the whole sweeps and parallel runs are repeated, and their calls."""
 FSYNC_SIZE = 10**3
+CLAIM_SIZE = 10**3
+"""The CSV store (records) on which fsync.py and claimcost.py time new runs."""
 
 
 def snapshot(target: Path) -> tuple[Path, str]:
@@ -173,6 +179,28 @@ def measure_fsync(source: Path, plan: dict, runner: Runner) -> dict:
     return synced
 
 
+def measure_claim(source: Path, plan: dict, runner: Runner) -> dict:
+    """New runs with claim=True against claim=False, on two copies of one CSV store."""
+    spec = {
+        "subject": "stet",
+        "path": str(copy_of(source, runner.work)),
+        "size": CLAIM_SIZE,
+        "batch": plan["claim_batch"],
+        "pairs": plan["claim_calls"] // plan["claim_batch"],
+    }
+    figures = runner.worker("claimcost.py", spec)
+    expected = figures["expected_runs"]
+    counts = {k: figures[k] for k in ("ran_on", "ran_off", "recorded_on", "recorded_off")}
+    if any(count != expected for count in counts.values()):
+        raise RuntimeError(f"claimcost.py: {counts}, expected {expected} of each")
+    if not figures["side_record_on"] or figures["side_record_off"]:
+        raise RuntimeError(
+            "claimcost.py: the side record should exist with claim=True only; exists: "
+            f"claim=True {figures['side_record_on']}, claim=False {figures['side_record_off']}"
+        )
+    return figures
+
+
 def measure_rounds(
     plan: dict,
     kinds: dict[str, str],
@@ -180,11 +208,11 @@ def measure_rounds(
     runner: Runner,
     side: peerbench.Side | None,
 ) -> dict:
-    """Each round: the floors, every store at every size, fsync durability, then the peers."""
+    """Each round: the floors, every store at every size, fsync, the claim, then the peers."""
     largest = max(max(sizes_of(plan, kind)) for kind in kinds)
     csv_store = stores / f"csv-{max(sizes_of(plan, 'csv'))}.csv"
     raw: dict = {"floor": [], "cold_floor": [], "percall": {k: {} for k in kinds}, "fsync": []}
-    raw["fsync_size"] = FSYNC_SIZE
+    raw.update(fsync_size=FSYNC_SIZE, claim=[], claim_size=CLAIM_SIZE)
     for number in range(1, plan["rounds"] + 1):
         floor, cold = measure_floor(plan, largest, csv_store, runner)
         raw["floor"].append(floor)
@@ -208,6 +236,13 @@ def measure_rounds(
         log(
             f"round {number} csv durable=fsync: new run {synced['stet_us']:.0f} µs, write+fsync "
             f"{synced['floor_us']:.0f} µs, ratio {synced['ratio']:.2f}"
+        )
+        claimed = measure_claim(stores / f"csv-{CLAIM_SIZE}.csv", plan, runner)
+        raw["claim"].append(claimed)
+        log(
+            f"round {number} csv claim: new run {claimed['claim_on_us']:.1f} µs with, "
+            f"{claimed['claim_off_us']:.1f} µs without; the claim adds {claimed['cost_us']:.1f} "
+            f"µs ({claimed['ratio']:.2f}x)"
         )
         if side:
             side.round(number)
@@ -276,7 +311,7 @@ def measure(args: argparse.Namespace, plan: dict, base: Path) -> tuple[dict, dic
     sys.path.insert(0, str(source))  # this process pre-fills the stores with the same stet
     runner = Runner(sys.executable, work, source)
     location = runner.imports_from(
-        "stet", "prefill, percall, floor, fsync, memory, coldfloor, sweep, parallel"
+        "stet", "prefill, percall, floor, fsync, claimcost, memory, coldfloor, sweep, parallel"
     )
     if not Path(location).is_relative_to(source):
         raise RuntimeError(f"workers import stet from {location}, not the snapshot")
@@ -284,7 +319,12 @@ def measure(args: argparse.Namespace, plan: dict, base: Path) -> tuple[dict, dic
     log(f"{'quick' if args.quick else 'full'} run; stores in {base}; kinds {', '.join(kinds)}")
     described = {
         "machine": {**machine.describe(base), "stet_source_digest": digest},
-        "plan": {**plan, "sizes": {k: sizes_of(plan, k) for k in kinds}, "fsync_size": FSYNC_SIZE},
+        "plan": {
+            **plan,
+            "sizes": {k: sizes_of(plan, k) for k in kinds},
+            "fsync_size": FSYNC_SIZE,
+            "claim_size": CLAIM_SIZE,
+        },
     }
     side, venvs = prepare_peers(args, plan, runner, stores)
     described["venvs"] = venvs
@@ -381,16 +421,19 @@ def finish(args: argparse.Namespace, out: Path, began: float, described: dict, r
     }
     if hasattr(os, "getloadavg"):  # how busy the shared machine was, start and end
         results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    if not args.quick and "skipped" not in raw["postgres"]:  # before the goals: they read it
+        measured = {k: results["machine"].get(k) for k in ("git_commit", "stet_source_digest")}
+        postgres.save({"started": results["started"], **measured, **raw["postgres"]})
     results["summary"] = summary.summarize(raw)
-    results["goals"] = summary.goals(results["summary"], goal_size=10**6)
+    results["goals"] = summary.goals(
+        results["summary"], goal_size=10**6, postgres=summary.postgres_results()
+    )
     results["raw"] = raw
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     log(f"wrote {out}")
     print(report.text_summary(results))
     print(postgres.text(raw["postgres"]))
-    if not args.quick and "skipped" not in raw["postgres"]:
-        postgres.save(raw["postgres"])
     if args.docs or (not args.quick and not args.no_docs):
         report.write(results, out)
     return 0

@@ -24,14 +24,18 @@ Built = tuple[Callable[..., Any], list[int]]
 
 
 def build_stet(spec: Spec) -> Built:
-    """``@stet.once(store=path, key=["alpha", "seed"])``, with store options when given."""
+    """``@stet.once(store=path, key=["alpha", "seed"])``, with store options when given.
+
+    ``spec["claim"]`` (default True) is the decorator's ``claim``: False records new runs
+    without claiming them first.
+    """
     import stet
 
     f, executions = experiment()
     store: Any = spec["path"]
     if spec.get("durable", "process") != "process":
         store = stet.open_store(store, durable=spec["durable"])
-    return stet.once(store=store, key=KEY)(f), executions
+    return stet.once(store=store, key=KEY, claim=spec.get("claim", True))(f), executions
 
 
 def build_stet002(spec: Spec) -> Built:

@@ -6,8 +6,14 @@ alternate (see percall.py): a figure is the median over rounds of those per-proc
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from tables import power
 from timing import median
+
+POSTGRES_RESULTS = Path(__file__).resolve().parent / "results" / "postgres.json"
+"""Written by benchmarks/postgres.py (or a full run.py): the PostgreSQL section and goal."""
 
 FLOOR_OF_NEW_RUN = {"sqlite": "sqlite_pair_us"}
 """The floor percall.py pairs a store's new runs with (default ``new_run_us``): a label only."""
@@ -101,6 +107,26 @@ def fsync(raw: dict) -> dict:
         "ratio": median([r["ratio"] for r in raw["fsync"]]),
         "ratios": [round(r["ratio"], 3) for r in raw["fsync"]],
     }
+
+
+def claim(raw: dict) -> dict | None:
+    """The claim's own cost per new run, from claimcost.py (both sides in one worker).
+
+    Medians over rounds of each round's figures: µs with and without a claim, the claim's cost
+    (each round's median of per-pair differences) and the ratio (of per-pair ratios).
+    """
+    rounds = raw.get("claim")
+    if not rounds:
+        return None
+    out = {field: _median_of(rounds, field) for field in ("claim_on_us", "claim_off_us")}
+    out.update(
+        size=raw["claim_size"],
+        cost_us=_median_of(rounds, "cost_us"),
+        ratio=_median_of(rounds, "ratio"),
+        costs_us=[round(r["cost_us"], 2) for r in rounds],
+        ratios=[round(r["ratio"], 3) for r in rounds],
+    )
+    return out
 
 
 def _quotient(peer: list[dict], stet: list[dict], field: str) -> float | None:
@@ -245,6 +271,7 @@ def summarize(raw: dict) -> dict:
         "per_call": per_call(raw),
         "flat": flat(raw),
         "fsync": fsync(raw),
+        "claim": claim(raw),
         "cold_start": cold_start(raw),
         "memory": {
             kind: {
@@ -293,8 +320,60 @@ def store_size(raw: dict) -> dict:
     return out
 
 
-def goals(summary: dict, goal_size: int) -> list[dict]:
-    """Each goal of PERFORMANCE.md: target, what was measured, and met / not met / not measured."""
+def postgres_results(path: Path = POSTGRES_RESULTS) -> dict | None:
+    """The PostgreSQL benchmark's figures (``results/postgres.json``), or None if never saved."""
+    if not path.exists():
+        return None
+    found: dict = json.loads(path.read_text())
+    return found
+
+
+def postgres_goal(measured: dict | None) -> dict:
+    """The PostgreSQL goal's row, from the PostgreSQL benchmark's figures if there are any.
+
+    ``measured`` is what ``postgres_results`` read: the throughput of 8 clients on keys of
+    their own (a claim and a record per call), median over its rounds.
+    """
+    import postgres
+
+    row = {
+        "goal": "PostgreSQL",
+        "target": f"≥ {postgres.GOAL_RUNS_PER_S:,.0f} claims/s from 8 clients",
+        "measured": "not measured: no benchmarks/results/postgres.json",
+        "met": None,
+        "note": None,
+    }
+    if measured is None:
+        return row
+    if "summary" not in measured:
+        row["measured"] = f"not measured: postgres.json says {measured.get('skipped', '?')}"
+        return row
+    s = measured["summary"]
+    recorded = [
+        f"{label} {str(measured[field])[:width]}"
+        for field, label, width in (
+            ("started", "on", 10),
+            ("git_commit", "commit", 12),
+            ("stet_source_digest", "stet source digest", 12),
+        )
+        if measured.get(field)
+    ]
+    rounds = measured.get("plan", {}).get("rounds")
+    row["measured"] = (
+        f"{s['8_disjoint']:,.0f} runs/s from 8 clients on keys of their own (claim + record"
+        + (f"; median of {rounds} rounds" if rounds else "")
+        + "), by the PostgreSQL benchmark: "
+        + ", ".join(["`benchmarks/results/postgres.json`", *recorded])
+    )
+    row["met"] = s["8_disjoint"] >= postgres.GOAL_RUNS_PER_S
+    return row
+
+
+def goals(summary: dict, goal_size: int, postgres: dict | None = None) -> list[dict]:
+    """Each goal of PERFORMANCE.md: target, what was measured, and met / not met / not measured.
+
+    ``postgres``: the PostgreSQL benchmark's figures (``postgres_results()``), measured apart.
+    """
     calls, flats, found = summary["per_call"], summary["flat"], []
 
     def add(goal: str, target: str, measured: str, met: bool | None, at: int | None = None) -> None:
@@ -444,7 +523,7 @@ def goals(summary: dict, goal_size: int) -> list[dict]:
             "not measured in this run",
             None,
         )
-    add("PostgreSQL", "≥ 1,000 claims/s from 8 clients", "not measured by this suite yet", None)
+    found.append(postgres_goal(postgres))
     return found
 
 
