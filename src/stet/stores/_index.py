@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, compress
 from typing import Any, cast, overload
 
 from stet._encoding import token
@@ -42,16 +43,52 @@ def joined(tokens: tuple[str, ...] | list[str]) -> str:
 
 
 class CellRows(Sequence[Row]):
-    """Rows kept as lists of cells under one header; a dict is made only for who asks for one.
+    """Rows kept as raw cells under one header; a dict is made only for who asks for one.
+
+    The cells of every row are one flat list, row after row: a million rows are then one object
+    to make, to free and for the garbage collector to walk (not a million lists), and a column
+    is one slice of it.
 
     Args:
         header: The column names.
         cells: One list of raw cells per row, as wide as the header.
         absent: The cell that means the column did not exist for that row (CSV: ``""``).
+
+    Attributes:
+        flat: The cells of every row, one row after the other.
     """
 
     def __init__(self, header: list[str], cells: list[list[Any]], absent: Any) -> None:
-        self.header, self.cells, self.absent = header, cells, absent
+        self.header, self.absent = header, absent
+        self.flat: list[Any] = list(chain.from_iterable(cells))
+
+    @classmethod
+    def from_flat(cls, header: list[str], flat: list[Any], absent: Any) -> CellRows:
+        """Return rows whose cells are already one flat list, each row as wide as the header.
+
+        Args:
+            header: The column names.
+            flat: The cells of every row, one row after the other (kept, not copied).
+            absent: The cell that means the column did not exist for that row.
+
+        Returns:
+            The rows.
+        """
+        rows = cls.__new__(cls)
+        rows.header, rows.flat, rows.absent = header, flat, absent
+        return rows
+
+    @property
+    def cells(self) -> list[list[Any]]:
+        """One list of raw cells per row."""
+        width, flat = len(self.header), self.flat
+        return [flat[at : at + width] for at in range(0, len(flat), width)]
+
+    def column(self, name: str) -> list[Any]:
+        """Return the raw cells of one column; ``absent`` in every row if the header lacks it."""
+        if name not in self.header:
+            return [self.absent] * len(self)
+        return self.flat[self.header.index(name) :: len(self.header)]
 
     def row(self, cells: list[Any]) -> Row:
         """Return one row as a dict, without its absent columns."""
@@ -59,7 +96,7 @@ class CellRows(Sequence[Row]):
         return {h: c for h, c in zip(self.header, cells, strict=True) if c != absent}
 
     def __len__(self) -> int:
-        return len(self.cells)
+        return len(self.flat) // len(self.header)
 
     @overload
     def __getitem__(self, index: int) -> Row: ...
@@ -69,11 +106,15 @@ class CellRows(Sequence[Row]):
 
     def __getitem__(self, index: int | slice) -> Row | list[Row]:
         if isinstance(index, slice):
-            return [self.row(cells) for cells in self.cells[index]]
-        return self.row(self.cells[index])
+            return [self[at] for at in range(len(self))[index]]
+        width = len(self.header)
+        at = range(len(self))[index] * width  # a negative or missing index, as a list takes it
+        return self.row(self.flat[at : at + width])
 
     def __iter__(self) -> Iterator[Row]:
-        return map(self.row, self.cells)
+        width, flat = len(self.header), self.flat
+        for at in range(0, len(flat), width):
+            yield self.row(flat[at : at + width])
 
 
 class FunctionIndex:
@@ -215,56 +256,63 @@ class FunctionIndex:
         return tok
 
     def _add_cells(self, batch: CellRows) -> None:
-        """Take in rows kept as lists of cells, column by column: no dict and no loop per row.
+        """Take in rows kept as cells, column by column: no dict and no loop per row.
 
         It does what ``add`` does; working on whole columns, with each distinct cell
         decoded once, is what lets a store of a million records open in about a second.
         """
-        where = {name: i for i, name in enumerate(batch.header)}
+        count = len(batch)
+        if not count:
+            return
         absent = batch.absent
-        rows = batch.cells
-
-        def column(name: str, among: list[list[Any]]) -> list[Any]:
-            at = where.get(name, -1)
-            return [cells[at] for cells in among] if at >= 0 else [absent] * len(among)
-
-        parts = [column(name, rows) for name in (FUNC, VERSION, STATUS)]
-        if all(len(set(part)) == 1 for part in parts):  # the usual batch: one function's runs
-            labels: list[tuple[Any, Any, Any]] | None = None
-            distinct = {(parts[0][0], parts[1][0], parts[2][0])} if rows else set()
+        parts = [batch.column(name) for name in (FUNC, VERSION, STATUS)]
+        ours: list[bool | None] | None = None  # which rows are ours, unless all or none are
+        # list.count compares by identity, then by text: cheaper than hashing a million cells.
+        if all(part.count(part[0]) == count for part in parts):  # one function's runs, usually
+            kind = self._kind((parts[0][0], parts[1][0], parts[2][0]), absent)
+            if kind is None:
+                self.add(list(batch))  # a batch of legacy rows only: rare, and small
+            if not kind:
+                return
         else:
             labels = list(zip(*parts, strict=True))
-            distinct = set(labels)
-        kinds: dict[tuple[Any, Any, Any], bool | None] = {}
-        for label in distinct:
-            func, version, status = (None if cell == absent else cell for cell in label)
-            kinds[label] = None if func is None else self._ours((func, version, status), None)
-        if labels is not None:
-            for cells, label in zip(rows, labels, strict=True):
-                if kinds[label] is None:  # no function: a row written by stet 0.0.2
-                    legacy = self.legacy_key_of(batch.row(cells))
+            kinds = {label: self._kind(label, absent) for label in set(labels)}
+            ours = list(map(kinds.__getitem__, labels))
+            if None in kinds.values():  # no function: rows written by stet 0.0.2
+                for at in [at for at, kind in enumerate(ours) if kind is None]:
+                    legacy = self.legacy_key_of(batch[at])
                     if legacy is not None:
                         self.legacy.add(legacy)
-            rows = [cells for cells, label in zip(rows, labels, strict=True) if kinds[label]]
-        elif not all(kinds.values()):
-            if None in kinds.values():
-                self.add(list(batch))  # a batch of legacy rows only: rare, and small
-            return
         found: list[list[str | None]] = []
+        distinct: set[str | None] = set()
         for name in self.ident.key:
-            raws = column(name, rows)
+            raws = batch.column(name)
+            if ours is not None:
+                raws = list(compress(raws, ours))
             table = {raw: self._cell_token(name, raw, absent) for raw in set(raws)}
-            found.append(list(map(table.__getitem__, raws)))
-        if any(None in part for part in found):  # absent, with no default: cannot match a call
+            distinct.update(table.values())
+            if all(raw == tok for raw, tok in table.items()):  # most numbers: the text is the token
+                found.append(raws)
+            else:
+                found.append(list(map(table.__getitem__, raws)))
+        if None in distinct:  # absent, with no default: cannot match a call
             whole = [key for key in zip(*found, strict=True) if None not in key]
             found = [list(part) for part in zip(*whole, strict=True)] or [[] for _ in found]
         tokens = cast("list[list[str]]", found)
         if len(tokens) == 1:
             self.done.update(tokens[0])
-        elif any(_SEPARATOR in tok for part in tokens for tok in set(part)):
+        elif any(_SEPARATOR in tok for tok in distinct if tok is not None):
             self.done.update(joined(list(key)) for key in zip(*tokens, strict=True))  # see joined()
         else:
             self.done.update(map(_SEPARATOR.join, zip(*tokens, strict=True)))
+
+    def _kind(self, label: tuple[Any, Any, Any], absent: Any) -> bool | None:
+        """Return whether raw (function, version, status) cells are ours; None without a function.
+
+        A row without a function was written by stet 0.0.2.
+        """
+        func, version, status = (None if cell == absent else cell for cell in label)
+        return None if func is None else self._ours((func, version, status), None)
 
     def _cell_token(self, name: str, raw: Any, absent: Any) -> str | None:
         """Return the token of one distinct cell; a canonical integer's token is its own text."""

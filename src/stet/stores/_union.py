@@ -443,7 +443,7 @@ def merge(batches: list[Sequence[Row]]) -> Sequence[Row]:
     header = cellrows[0].header
     absent: Any = cellrows[0].absent
     if all(b.header == header for b in cellrows):
-        return CellRows(header, [cells for b in cellrows for cells in b.cells], absent)
+        return CellRows.from_flat(header, [cell for b in cellrows for cell in b.flat], absent)
     union = list(dict.fromkeys(name for b in cellrows for name in b.header))
     cells: list[list[Any]] = []
     for batch in cellrows:
