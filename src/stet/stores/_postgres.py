@@ -31,9 +31,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
+import re
+import select
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -90,6 +93,24 @@ _REFUSED = (
 """What a server that answered says when it refuses a login for good (retrying cannot help)."""
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.' || %s, 0))"
 """One lock per table (and schema), held by a write until it commits."""
+_NO_WAIT = "set_config('synchronous_commit', 'off', true)"
+"""For this transaction only: commit without waiting for the server's disk (see _exclusive)."""
+_PLANNED_ONCE = (
+    "set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "set_config('enable_seqscan', 'off', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true), "
+    "set_config('jit', 'off', true)"
+)
+"""For this transaction only: plan each prepared statement once, for any values, by index.
+
+A claim's and a record's statements were planned anew at each call (``force_custom_plan``, set
+for the connection): a third of the server's work per run. A plan made once cannot know that
+"the rows after id N" are a few at the end of the primary key: it expects a third of the
+table. So that it still reads them through the key's index, sequential scans are off (nor does
+a plan made while the table was small go on scanning it whole as it grows: a plan is kept until
+the table's statistics change), and so are parallel workers and JIT compilation, each worth it
+for a third of a big table but costing milliseconds to every call that reads a few rows.
+"""
 _CONNECTIONS: weakref.WeakSet[Any] = weakref.WeakSet()
 """This process's open connections, to let go of in a forked child."""
 
@@ -192,8 +213,10 @@ class PostgresStore(Store):
         self._last_id = 0
         self._generation: int | None = None
         self._statements: dict[Any, str] = {}  # SQL rendered for this connection, by purpose
-        self._queued: tuple[int, psycopg.Cursor[Any]] | None = None  # a read sent, not yet read
+        self._queued: tuple[int, Any] | None = None  # a read sent, not yet read: cursor or rows
         self._inserted: list[psycopg.Cursor[Any]] = []  # inserts whose ids are not yet read
+        self._uses: dict[str, int] = {}  # times _batch sent each statement on this connection
+        self._prepared: dict[str, bytes] = {}  # statements _batch prepared on it, by SQL
 
     @property
     def side_table(self) -> str:
@@ -235,8 +258,13 @@ class PostgresStore(Store):
             )
             # Planned with each call's values: a plan made once for any id cannot know that
             # "the rows after id N" are a few at the end of the primary key, and may scan the
-            # whole table for them.
+            # whole table for them. (A claim's or a record's transaction plans once, its own
+            # way: see _PLANNED_ONCE.)
             opened.execute("SET plan_cache_mode TO force_custom_plan")
+            # The statements run often go through _batch, which prepares its own. psycopg's
+            # would gain little, and psycopg deallocates every prepared statement of the
+            # connection (_batch's too) after any ROLLBACK once it has prepared one.
+            opened.prepare_threshold = None
             before = time.time()
             server = opened.execute("SELECT extract(epoch FROM clock_timestamp())::float8")
             clock = server.fetchone()
@@ -377,6 +405,11 @@ class PostgresStore(Store):
         start = 0 if self._fresh else self._last_id
         self._queued = (start, conn.execute(self._read_sql(), (self.table, start)))
 
+    def _read_statement(self) -> tuple[int, tuple[str, list[Any]]]:
+        """Return where the next read starts, and the read, for ``_batch`` to send."""
+        start = 0 if self._fresh else self._last_id
+        return start, (self._read_sql(), [self.table, start])
+
     def _read_step(self, restart: bool) -> tuple[list[Row], bool]:
         conn = self._connect()
         psycopg = _psycopg()
@@ -388,10 +421,13 @@ class PostgresStore(Store):
         queued, self._queued = self._queued, None
         try:
             with self._errors("reading"):
+                read = (self._read_sql(), [self.table, self._last_id])
                 if queued is not None and queued[0] == self._last_id:
-                    found = queued[1].fetchall()
+                    found = queued[1] if isinstance(queued[1], list) else queued[1].fetchall()
+                elif conn.pgconn.pipeline_status:  # inside a step's pipeline (_exclusive)
+                    found = conn.execute(*read).fetchall()
                 else:
-                    found = conn.execute(self._read_sql(), (self.table, self._last_id)).fetchall()
+                    found = self._batch([read])[0]
         except StoreError as error:
             if not isinstance(error.__cause__, psycopg.errors.UndefinedTable):
                 raise
@@ -406,7 +442,7 @@ class PostgresStore(Store):
         self._generation = generation
         rows = [json.loads(text) for _, text in found[1:]]
         if len(found) > 1:
-            self._last_id = found[-1][0]
+            self._last_id = int(found[-1][0])  # (text, when _batch read it)
         return rows, restart
 
     # -- writing -------------------------------------------------------------------------------
@@ -477,7 +513,7 @@ class PostgresStore(Store):
                     # the lock. A claim lost in a crash of the server itself (not of a
                     # client) lets another worker run its key too; a record or a failure is
                     # never committed this way.
-                    conn.execute("SET LOCAL synchronous_commit TO off")
+                    conn.execute("SELECT " + _NO_WAIT)
             for store in (self, self._side):
                 if isinstance(store, PostgresStore):
                     store._settle()
@@ -535,11 +571,20 @@ class PostgresStore(Store):
         self, conn: psycopg.Connection[Any], s: Any, row: Row, mark: str | None
     ) -> tuple[tuple[str, ...], list[Any]]:
         """Return the columns and values of a row's INSERT, fitting the columns to the values."""
+        values = self._values(row, mark)
+        for name, value in values.items():
+            self._fit(conn, s, name, value)
+        return self._params(row, values)
+
+    def _values(self, row: Row, mark: str | None) -> dict[str, Any]:
+        """Return the value of each column a row's INSERT writes but ``_stet_row``."""
         values = {name: _typed(name, raw) for name, raw in row.items()}
         if mark is not None:
             values[KEY] = mark
-        for name, value in values.items():
-            self._fit(conn, s, name, value)
+        return values
+
+    def _params(self, row: Row, values: dict[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
+        """Return the columns and values of a row's INSERT (the columns already fit them)."""
         params = [json.dumps(row, allow_nan=False)]
         params += [_bound(value, self._columns[name]) for name, value in values.items()]
         return (ROW, *values), params
@@ -589,12 +634,16 @@ class PostgresStore(Store):
             self._next_key = None
 
     def claim(self, states: StateIndex, key: str, row: Row, done: Callable[[], bool]) -> Claimed:
-        """Claim a key, deciding from a fresh look and letting the server check it held.
+        """Claim a key in one round trip when it is free, letting the server check it held.
 
-        The store and its side table are read without the lock; if the key is free, the claim
-        is sent with the condition that no row of that key arrived since, which the server
-        checks under the lock. Not met, or due for a compaction, the claim is made the locked
-        way, as every store does.
+        If the indexes say the key is free, the claim is sent at once with the condition that
+        no row about the key arrived since the ids they were read up to, which the server
+        checks under the lock, in the same transaction as reads of both tables. Met, the key
+        is won; not met, those reads (made under the lock) say whether it is done or held, or
+        free after all (a row stet cannot place arrived): then the claim is sent once more.
+        If the indexes say done or held, both tables are read first (one round trip) and the
+        key decided afresh. Still not won, or due for a compaction, the claim is made the
+        locked way, as every store does.
 
         Args:
             states: The function's side-record index.
@@ -614,46 +663,100 @@ class PostgresStore(Store):
         if side._count <= 2 * side._kept + _COMPACT_SLACK:
             with self._lock:
                 self._check_process()
-                self._read_into_indexes(restart=False)
-                side.refresh()
-                if done():
-                    return "done"
-                holder = states.holder(key)
-                if holder is not None and not lapsed(holder, self.now()):
-                    return "busy"
-                raw = side.encode_row(row)
-                if side._insert_at_once(raw, states.ident, mark):
-                    if not self._claimed:
-                        self._claimed = True
-                        _CLAIMED.add(self)
-                    return "won"
+                outcome = self._claim_at_once(states, key, row, done, mark)
+                if outcome == "won" and not self._claimed:
+                    self._claimed = True
+                    _CLAIMED.add(self)
+                if outcome is not None:
+                    return outcome
         return super().claim(states, key, row, done)
 
-    def _insert_at_once(self, raw: Row, ident: FunctionIdentity, mark: str, mine: str = "") -> bool:
+    def _claim_at_once(
+        self, states: StateIndex, key: str, row: Row, done: Callable[[], bool], mark: str
+    ) -> Claimed | None:
+        """Do ``claim``'s decision without holding the lock across a round trip (None: not won)."""
+        side = self.side()
+        assert isinstance(side, PostgresStore)
+        raw: Row | None = None
+        fresh = False  # whether the indexes hold what both tables held a round trip ago
+        for _ in range(2):
+            decided = _decided(states, key, row, done, self.now())
+            if decided is not None and not fresh:
+                self._catch_up()
+                fresh = True
+                decided = _decided(states, key, row, done, self.now())
+            if decided is not None:
+                return decided
+            raw = raw or side.encode_row(row)
+            won = side._insert_at_once(raw, states.ident, mark, catch_up=True)
+            # Take in what the claim's transaction read, under the lock, before its insert
+            # (or, if the connection was lost meanwhile, what a new look finds).
+            self._read_into_indexes(restart=False)
+            side.refresh()
+            if won:
+                return "won"
+            fresh = True
+        return None
+
+    def _catch_up(self) -> None:
+        """Read what is new in both tables, in one round trip, into the indexes."""
+        side = self.side()
+        assert isinstance(side, PostgresStore)
+
+        def send() -> None:
+            self._connect()
+            side._connect()
+            reads = [self._read_statement(), side._read_statement()]
+            with self._errors("reading"):
+                found = self._batch([read for _, read in reads])
+            self._queued, side._queued = (reads[0][0], found[0]), (reads[1][0], found[1])
+
+        try:
+            self._retrying(send, "reading")
+        except StoreError as error:
+            if not isinstance(error.__cause__, _psycopg().errors.UndefinedTable):
+                raise
+            self._queued = side._queued = None  # each read below finds its own table, or none
+        self._read_into_indexes(restart=False)
+        side.refresh()
+
+    def _insert_at_once(
+        self,
+        raw: Row,
+        ident: FunctionIdentity,
+        mark: str,
+        mine: str = "",
+        *,
+        catch_up: bool = False,
+    ) -> bool:
         """Do ``_insert_if_untouched``, again on a new connection if the one in use is lost.
 
         If it was lost while the commit was on its way, the row may be in: looked for first,
         and found, the insert is not made twice (nor taken for a refusal).
         """
-        text = json.dumps(raw, allow_nan=False)
         tried: list[int] = []
 
         def step() -> bool:
+            text = json.dumps(raw, allow_nan=False) if tried else ""  # (as _stet_row holds it)
             if tried and self._were_written([(self.table, tried[0], [text])]):
                 return True
             tried[:] = [self._last_id]
-            return self._insert_if_untouched(raw, ident, mark, mine)
+            return self._insert_if_untouched(raw, ident, mark, mine, catch_up=catch_up)
 
         return self._retrying(step, "writing")
 
     def _insert_if_untouched(
-        self, raw: Row, ident: FunctionIdentity, mark: str, mine: str = ""
+        self, raw: Row, ident: FunctionIdentity, mark: str, mine: str = "", catch_up: bool = False
     ) -> bool:
         """Insert a row in one transaction if no row about its key arrived since the last read.
 
         Rows about the key are those with the same mark, but for the claim of owner ``mine``
         (the run's own, when recording it), and those stet cannot place: without a mark (a
         failure, a renewal, a rewrite) or from another plan of the same function.
+
+        With ``catch_up``, the transaction also reads both tables, under the lock and before
+        the insert, for the next ``_read_step`` of each to take in. The condition stays on the
+        ids read before: the ones the caller decided from.
         """
         owner = self._side_of or self
         side = owner.side()
@@ -661,26 +764,122 @@ class PostgresStore(Store):
         conn = self._connect()
         s = _sql()
         plan = mark[:_PLAN_LENGTH]
-        with self._errors("writing"), _transaction(conn):
-            conn.execute(_LOCK, (owner.table,))
-            if not owner._ready:
-                owner._create_tables(conn, s)
-            if not self._columns:
-                self._load_columns(conn)
-            names, params = self._fields(conn, s, raw, mark)
-            kinds = tuple(self._columns[name] for name in names)
-            query = self._statement(
-                ("if", names, kinds),
-                functools.partial(
-                    _insert_if_sql, self.table, owner.table, side.table, names, kinds
-                ),
-            )
-            params += [owner._last_id, ident.name, mark, plan]
-            params += [side._last_id, ident.name, mark, mine, plan]
-            inserted = conn.execute(query, params)
-            if raw.get(STATUS) == _RUNNING:
-                conn.execute("SET LOCAL synchronous_commit TO off")  # a claim: see _exclusive
+        since = [owner._last_id, ident.name, mark, plan]  # the condition's values (see its SQL)
+        since += [side._last_id, ident.name, mark, mine, plan]
+        # A claim commits without waiting for the disk: see _exclusive. (Set by the lock's own
+        # statement, one fewer in the transaction.)
+        lock = f"{_LOCK}, {_PLANNED_ONCE}"
+        if raw.get(STATUS) == _RUNNING:
+            lock += ", " + _NO_WAIT
+        values = self._values(raw, mark) if owner._ready and self._columns else None
+        try:
+            if values is not None and not any(self._wanted(n, v) for n, v in values.items()):
+                # The usual case, no table to create nor column to fit: one write, one answer.
+                names, params = self._params(raw, values)
+                if all(type(value) in _PLAIN for value in params):
+                    step = [("BEGIN", []), (lock, [owner.table])]
+                    reads = [owner._read_statement(), side._read_statement()] if catch_up else []
+                    step += [read for _, read in reads]
+                    step += [(self._insert_if_query(names), params + since), ("COMMIT", [])]
+                    with self._errors("writing"):
+                        found = self._batch(step)
+                    if reads:
+                        owner._queued = (reads[0][0], found[2])
+                        side._queued = (reads[1][0], found[3])
+                    return bool(found[-2])
+            with self._errors("writing"), _transaction(conn):
+                conn.execute(lock, (owner.table,))
+                if not owner._ready:
+                    owner._create_tables(conn, s)
+                if catch_up:
+                    owner._queue_read()
+                    side._queue_read()
+                if not self._columns:
+                    self._load_columns(conn)
+                names, params = self._fields(conn, s, raw, mark)
+                inserted = conn.execute(self._insert_if_query(names), params + since)
+        except BaseException:
+            owner._queued = side._queued = None  # reads of a transaction that did not end well
+            raise
         return inserted.fetchone() is not None
+
+    def _insert_if_query(self, names: tuple[str, ...]) -> str:
+        """Return ``_insert_if_sql`` for this table's columns, rendered once per connection."""
+        owner = self._side_of or self
+        kinds = tuple(self._columns[name] for name in names)
+        build = functools.partial(
+            _insert_if_sql, self.table, owner.table, owner.side_table, names, kinds
+        )
+        return self._statement(("if", names, kinds), build)
+
+    def _batch(
+        self, statements: list[tuple[str, list[Any]]], retried: bool = False
+    ) -> list[list[Any]]:
+        """Run statements pipelined, sent in one write and answered together; return their rows.
+
+        psycopg's pipeline writes each statement to the socket as it is executed: a system call
+        and a wake-up of the server per statement, and most of a step's CPU. Here libpq's
+        pipeline is driven directly, so a step of several statements is one write and one
+        answer. Values are bound parameters in text form (``_text``); each row comes back as a
+        tuple of text (bytes; None for NULL). A statement is prepared from its fifth use on the
+        connection on, as psycopg prepares its own.
+
+        Raises:
+            psycopg.Error: The first error the server answered (it skips what follows, to the
+                end of the step), or the connection's loss. Lost, or interrupted while answers
+                were pending, the connection is closed: the next step opens a new one.
+        """
+        owner = self._side_of or self
+        conn = self._connect()
+        pg = conn.pgconn
+        pq = _pq()
+        prepares: list[tuple[str, bytes] | None] = []  # per answer: a statement prepared, or None
+        done = False
+        try:
+            with conn.lock:
+                pg.enter_pipeline_mode()
+                for sql, params in statements:
+                    values = [_text(value) for value in params]
+                    name = owner._prepared.get(sql)
+                    if name is None:
+                        uses = owner._uses[sql] = owner._uses.get(sql, 0) + 1
+                        if uses < _PREPARE_THRESHOLD:
+                            pg.send_query_params(_numbered(sql), values)
+                            prepares.append(None)
+                            continue
+                        name = b"stet_%d" % next(_NAMES)
+                        pg.send_prepare(name, _numbered(sql))
+                        prepares.append((sql, name))
+                    pg.send_query_prepared(name, values)
+                    prepares.append(None)
+                pg.pipeline_sync()
+                answers = _answers(pg)
+                pg.exit_pipeline_mode()
+                done = True
+        finally:
+            if not done:
+                conn.close()
+        found: list[list[Any]] = []
+        failed = None
+        for prepared, results in zip(prepares, answers, strict=True):
+            statuses = [result.status for result in results]
+            if failed is None and pq.ExecStatus.FATAL_ERROR in statuses:
+                failed = results[statuses.index(pq.ExecStatus.FATAL_ERROR)]
+            if prepared is None:
+                found.append([row for result in results for row in _rows(result)])
+            elif statuses == [pq.ExecStatus.COMMAND_OK]:
+                owner._prepared[prepared[0]] = prepared[1]
+        if failed is not None:
+            if pg.transaction_status == pq.TransactionStatus.INERROR:
+                conn.execute("ROLLBACK")  # the step's BEGIN is still open, in error
+            error = _server_error(failed)
+            if isinstance(error, _psycopg().errors.InvalidSqlStatementName) and not retried:
+                # A statement prepared here is gone (DEALLOCATE, or a pooler between): the
+                # step failed at its first statement to use it: nothing of it was committed.
+                owner._prepared.clear()
+                return self._batch(statements, retried=True)
+            raise error
+        return found
 
     def _settle(self) -> None:
         """Take in the ids of rows inserted, once their round trip is made (or make it now)."""
@@ -701,22 +900,32 @@ class PostgresStore(Store):
         ).fetchall()
         self._columns = {name: kind for name, kind in found}
 
-    def _fit(self, conn: psycopg.Connection[Any], s: Any, name: str, value: Any) -> None:
-        """Make the column able to hold the value: add it, or widen its type."""
+    def _wanted(self, name: str, value: Any) -> str | None:
+        """Return the type a column must be added with, or widened to, to hold a value.
+
+        None if the column holds the value as it is.
+        """
         have = self._columns.get(name)
         want = _PROVENANCE_TYPES.get(name) or _sql_type(value)
         if have is None:
+            return want or "text"
+        if want is None or want == have or have == "text":
+            return None
+        wider = "double precision" if {want, have} == {"bigint", "double precision"} else "text"
+        return None if wider == have else wider
+
+    def _fit(self, conn: psycopg.Connection[Any], s: Any, name: str, value: Any) -> None:
+        """Make the column able to hold the value: add it, or widen its type."""
+        wider = self._wanted(name, value)
+        if wider is None:
+            return
+        if name not in self._columns:
             conn.execute(
                 s.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
-                    s.Identifier(self.table), s.Identifier(name), s.SQL(want or "text")
+                    s.Identifier(self.table), s.Identifier(name), s.SQL(wider)
                 )
             )
             self._load_columns(conn)
-            return
-        if want is None or want == have or have == "text":
-            return
-        wider = "double precision" if {want, have} == {"bigint", "double precision"} else "text"
-        if wider == have:
             return
         conn.execute(
             s.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
@@ -798,6 +1007,116 @@ def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
         if not conn.closed and conn.info.transaction_status != _idle():
             with contextlib.suppress(Exception):  # the connection may be lost: the caller says so
                 conn.execute("ROLLBACK")
+
+
+def _decided(
+    states: StateIndex, key: str, row: Row, done: Callable[[], bool], now: float
+) -> Claimed | None:
+    """Return what a claim comes to by the indexes, as ``Store.claim`` decides; None if free."""
+    if done():
+        return "done"
+    holder = states.holder(key)
+    if holder is not None and holder[0] == row[OWNER]:
+        return "won"  # a retried claim whose first attempt was written after all
+    if holder is not None and not lapsed(holder, now):
+        return "busy"
+    return None
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""The types of the values ``_text`` binds (all ``_bound`` gives, and ids and names)."""
+_PREPARE_THRESHOLD = 5
+"""The use of a statement on a connection from which ``_batch`` prepares it (psycopg's own)."""
+_NAMES = itertools.count(1)
+"""Numbers for the names of the statements ``_batch`` prepares, unique in the process."""
+_PLACEHOLDERS = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|%%|%s')
+"""psycopg's placeholders, and quoted names and strings (whose text is never one)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> bytes:
+    """Return psycopg-style SQL (``%s``, ``%%``) in the server's own style (``$1``, ``%``)."""
+    numbers = itertools.count(1)
+
+    def number(match: re.Match[str]) -> str:
+        found = match.group()
+        return f"${next(numbers)}" if found == "%s" else "%" if found == "%%" else found
+
+    return _PLACEHOLDERS.sub(number, sql).encode()
+
+
+def _text(value: Any) -> bytes | None:
+    """Return a bound value as the server reads it in text form (its type comes from the SQL)."""
+    kind = type(value)
+    if kind is str:
+        return value.encode()  # type: ignore[no-any-return]
+    if value is None:
+        return None
+    if kind is bool:
+        return b"true" if value else b"false"
+    if kind is int:
+        return str(value).encode()
+    if kind is float:
+        return repr(value).encode()  # inf, -inf, nan: the server's float8 reads them
+    raise TypeError(f"cannot bind a {kind.__name__}")
+
+
+def _answers(pg: Any) -> list[list[Any]]:
+    """Send what a pipeline holds; return the results of each statement, to its Sync."""
+    pq = _pq()
+    while pg.flush():  # (libpq reads meanwhile, so a server writing back never blocks it)
+        _wait(pg.socket, write=True)
+    answers: list[list[Any]] = []
+    results: list[Any] = []
+    while True:
+        while pg.is_busy():
+            _wait(pg.socket)
+            pg.consume_input()
+        result = pg.get_result()
+        if pg.status != pq.ConnStatus.OK:
+            raise _psycopg().OperationalError(pg.get_error_message() or "connection lost")
+        if result is None:
+            answers.append(results)  # the end of one statement's results
+            results = []
+        elif result.status == pq.ExecStatus.PIPELINE_SYNC:
+            return answers
+        else:
+            results.append(result)
+
+
+def _wait(fd: int, write: bool = False) -> None:
+    """Wait until a socket can be read (or written, with ``write``)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | (select.POLLOUT if write else 0))
+        poller.poll()
+    else:  # Windows
+        select.select([fd], [fd] if write else [], [])
+
+
+def _rows(result: Any) -> list[tuple[bytes | None, ...]]:
+    """Return a result's rows, each a tuple of its values' text (None for NULL)."""
+    columns = range(result.nfields)
+    return [tuple(result.get_value(i, j) for j in columns) for i in range(result.ntuples)]
+
+
+def _server_error(result: Any) -> Exception:
+    """Return the psycopg error that a failed result stands for (by its SQLSTATE)."""
+    psycopg = _psycopg()
+    state = result.error_field(_pq().DiagnosticField.SQLSTATE) or b""
+    try:
+        kind = psycopg.errors.lookup(state.decode())
+    except KeyError:
+        kind = psycopg.DatabaseError
+    error: Exception = kind(result.get_error_message())  # as psycopg words it
+    return error
+
+
+def _pq() -> Any:
+    """Return psycopg's libpq wrapper (imported only once psycopg is)."""
+    from psycopg import pq
+
+    return pq
 
 
 def _idle() -> Any:
