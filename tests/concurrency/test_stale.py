@@ -114,3 +114,68 @@ def test_a_claim_of_a_killed_worker_neither_blocks_nor_shows_as_running(
     assert stet.records(path, status="all") == stet.records(path)
     if suffix == ".csv":
         assert not (tmp_path / "runs.csv.stet").exists()
+
+
+HOLDER = """
+import os, signal, stet, sys, time
+@stet.once(store=stet.open_store(sys.argv[1], lease=600), key=["k"], verbose=False)
+def f(k):
+    print("running", flush=True)
+    time.sleep(600)
+f(0)
+"""
+
+_LAST_PID = Path("/proc/sys/kernel/ns_last_pid")
+
+
+def _process_with_pid(pid: int) -> subprocess.Popen[bytes] | None:
+    """Start ``sleep`` as the given pid (the kernel hands out ns_last_pid + 1), or None."""
+    for _ in range(50):
+        _LAST_PID.write_text(str(pid - 1))
+        sleeper = subprocess.Popen(["sleep", "300"])
+        if sleeper.pid == pid:
+            return sleeper
+        sleeper.kill()
+        sleeper.wait()
+    return None
+
+
+@pytest.mark.skipif(not os.access(_LAST_PID, os.W_OK), reason="choosing a pid needs root")
+def test_a_claim_whose_pid_now_belongs_to_another_process_is_taken_over(tmp_path: Path) -> None:
+    """The holder is SIGKILLed and its pid given to a new process: the claim's token names the
+    holder's start time, so the new process is not taken for it, and the key runs at once (its
+    600 s lease notwithstanding)."""
+    path = tmp_path / "runs.csv"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline() == "running\n"
+    assert [r["_stet_pid"] for r in stet.records(path, status="running")] == [holder.pid]
+    holder.kill()
+    holder.wait()
+    holder.stdout.close()
+    impostor = _process_with_pid(holder.pid)
+    assert impostor is not None, f"pid {holder.pid} was not handed out again"
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import stet, sys\n"
+                "store = stet.open_store(sys.argv[1], lease=600)\n"
+                "@stet.once(store=store, key=['k'], verbose=False)\n"
+                "def f(k):\n    return 'ran'\n"
+                "print(f(0))",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    finally:
+        impostor.kill()
+        impostor.wait()
+    assert done.stdout == "ran\n"
+    assert [r["k"] for r in stet.records(path)] == [0]
