@@ -45,6 +45,8 @@ class CSVStore(LineFileStore):
         lease: Seconds a claim holds unless renewed (default 60).
     """
 
+    born_whole = True  # an empty file is no CSV: pandas.read_csv fails on it
+
     def _start_format(self) -> None:
         self._header: list[str] | None = None
         self._columns: frozenset[str] = frozenset()
@@ -154,8 +156,10 @@ class CSVStore(LineFileStore):
         return self._line_of(row).encode("utf-8")
 
     def _encode_all(self, rows: list[Row]) -> bytes:
-        if not rows:
-            return b""  # an empty file is an empty store; a header alone would fix no columns
+        if not rows and not self._header:
+            return b""  # nothing says what the columns are (only an empty file was read)
+        # With no rows left, the header stays: pandas reads a header alone as an empty table,
+        # and fails on an empty file.
         header = _layout(rows, self._header or [])
         self._header, self._columns = header, frozenset(header)
         return "".join([_line(header), *(self._line_of(row) for row in rows)]).encode("utf-8")

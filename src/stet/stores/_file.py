@@ -12,12 +12,18 @@ How a record is kept safe:
   (disk full, I/O error) the file is cut back to where it was and the error names the path.
 * A rewrite (a new column, a removal) writes a temporary file in the same directory, locks it
   before anyone can see it, syncs it and renames it over the store.
+* A format of which an empty file is not a valid file (CSV, JSON: pandas and ``json.load`` fail
+  on one) is never created empty. While such a store has no file, its lock is held on a hidden
+  ``.<name>.stet-lock`` beside it, whose holder checks that the store still has no file; the
+  first record creates the file whole, as a rewrite does, and the lock file is removed as its
+  holder lets go. A sweep whose first runs take hours leaves no empty ``runs.csv`` meanwhile.
 * Readers take only complete lines and remember the offset they reached, so each look at the
   store reads only what is new: the cost of a call does not grow with the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -25,12 +31,16 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from stet._claims import alive
 from stet._records import Row
 from stet._records import pid as current_pid
 from stet.errors import CorruptLineWarning, ForeignFileError, LockTimeoutError, StoreError
 from stet.stores._base import _T, PathStore, fsync_directory
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 try:
     import fcntl
@@ -59,6 +69,9 @@ class LineFileStore(PathStore):
     trailer: bytes = b""
     """Bytes that follow the last record of a well-formed file (the ``]`` of a JSON array)."""
 
+    born_whole: bool = False
+    """Whether the file appears only with its first record in it (see the module's notes)."""
+
     def __del__(self) -> None:
         # A bare try: at interpreter shutdown, os and contextlib may already be gone.
         try:
@@ -78,7 +91,16 @@ class LineFileStore(PathStore):
         self._moved = False  # opened another file than the one read so far: read from the top
         self._locked_size = -1  # the file's size when the lock was taken, until first read
         self._tidied = False  # whether this process has cleared dead writers' temporary files
+        self._unborn = False  # whether _fd is the lock file of a store that has no file yet
         self._start_format()
+
+    def exists(self) -> bool:
+        """Return whether the store's file exists, or the side record of runs before the first.
+
+        A CSV or JSON file appears only with its first record, so a sweep whose first runs are
+        running or failed has a store made only of its side record.
+        """
+        return self.path.exists() or (self.born_whole and self._side_exists())
 
     def _sync_rewrites(self) -> bool:
         """Return whether a rewrite is synced to disk before and after its rename."""
@@ -106,8 +128,12 @@ class LineFileStore(PathStore):
     def _open(self, writable: bool) -> None:
         previous = self._ino
         self._close()
-        flags = os.O_RDWR | os.O_CREAT if writable else os.O_RDONLY
-        created = writable and self.durable == "fsync" and not self.path.exists()
+        flags = os.O_RDONLY
+        if writable:
+            flags = os.O_RDWR if self.born_whole else os.O_RDWR | os.O_CREAT
+        created = (
+            writable and not self.born_whole and self.durable == "fsync" and not self.path.exists()
+        )
         try:
             fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
             if created:  # a new file's name survives a power loss only once its directory is synced
@@ -139,6 +165,7 @@ class LineFileStore(PathStore):
             os.close(self._fd)
         self._fd = None
         self._ino = -1
+        self._unborn = False
 
     def _read(self, restart: bool) -> tuple[Sequence[Row], bool]:
         size = -1
@@ -250,7 +277,14 @@ class LineFileStore(PathStore):
         deadline, pause = time.monotonic() + self.lock_timeout, 0.0
         while True:
             if self._fd is None or not self._writable:
-                self._open(writable=True)
+                try:
+                    self._open(writable=True)
+                except StoreError as error:
+                    if not self.born_whole or error.errno != errno.ENOENT:
+                        raise
+                    if self._lock_unborn(deadline):
+                        break
+                    continue  # the file appeared meanwhile: lock it
             assert self._fd is not None
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -276,8 +310,52 @@ class LineFileStore(PathStore):
             return
         self._locked = False
         self._locked_size = -1
-        if self._fd is not None:
+        if self._unborn:
+            # Removed before it is unlocked: a waiter that then gets its lock finds another
+            # file (or none) at its path, and starts again.
+            with contextlib.suppress(OSError):
+                os.unlink(self._unborn_lock())
+            self._close()
+        elif self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _unborn_lock(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.stet-lock")
+
+    def _lock_unborn(self, deadline: float) -> bool:
+        """Hold the lock of the store while it has no file; return False if it has one now.
+
+        Only a holder of this lock creates the store's file (and it keeps the file locked
+        from the start), so while it is held and the file is missing, no one else writes.
+        """
+        lock = self._unborn_lock()
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as error:
+            raise StoreError(
+                f"cannot open the store {self.path}: {error}",
+                path=str(self.path),
+                errno=error.errno,
+            ) from error
+        try:
+            self._flock(fd, deadline)
+            held = os.stat(lock).st_ino == os.fstat(fd).st_ino and not self.path.exists()
+        except FileNotFoundError:
+            held = False  # its holder removed it as it let go
+        except BaseException:
+            os.close(fd)
+            raise
+        if not held:
+            os.close(fd)
+            return False
+        forget = self._cursor > 0  # what was read of a file since removed
+        self._close()
+        self._fd, self._writable, self._unborn = fd, True, True
+        self._ino = os.fstat(fd).st_ino
+        if forget:
+            self._cursor, self._whole_file, self._moved = 0, False, True
+            self._start_format()
+        return True
 
     def _wait(self, deadline: float, pause: float) -> float:
         """Wait for another writer to let go of the lock; return the next pause.
@@ -318,17 +396,22 @@ class LineFileStore(PathStore):
         return min(pause * 2, 0.001)
 
     def _append(self, row: Row) -> None:
-        data = self._encode_append(row, empty=self._cursor == 0)
-        if data is None:
+        rows: Sequence[Row] = []
+        if self._unborn:  # no file yet: it appears whole, with this record in it
+            sync = self._syncs(row)
+        else:
+            data = self._encode_append(row, empty=self._cursor == 0)
+            if data is not None:
+                self._write_at_cursor(data, sync=self._syncs(row))
+                return
             rows, _ = self._read(restart=True)
-            try:
-                self._rewrite([*rows, row])
-            except StoreError:
-                raise
-            except OSError as error:  # the caller must hear that its run was not recorded
-                raise self._not_recorded(error) from error
-            return
-        self._write_at_cursor(data, sync=self._syncs(row))
+            sync = self._sync_rewrites()
+        try:
+            self._rewrite([*rows, row], sync=sync)
+        except StoreError:
+            raise
+        except OSError as error:  # the caller must hear that its run was not recorded
+            raise self._not_recorded(error) from error
 
     def _syncs(self, row: Row) -> bool:
         """Return whether appending ``row`` waits for the disk."""
@@ -369,7 +452,7 @@ class LineFileStore(PathStore):
 
     def _replace(self, rows: list[Row]) -> None:
         try:
-            self._rewrite(rows)
+            self._rewrite(rows, sync=self._sync_rewrites())
         except StoreError:
             raise
         except OSError as error:
@@ -380,8 +463,13 @@ class LineFileStore(PathStore):
                 errno=error.errno,
             ) from error
 
-    def _rewrite(self, rows: list[Row]) -> None:
-        """Replace the file by one holding ``rows``; an OSError means it is unchanged."""
+    def _rewrite(self, rows: list[Row], sync: bool) -> None:
+        """Replace the file by one holding ``rows``; an OSError means it is unchanged.
+
+        Args:
+            rows: The raw rows of the new file.
+            sync: Whether the new file and its name wait for the disk.
+        """
         data = self._encode_all(rows)
         self._start_format()
         directory = self.path.parent
@@ -399,7 +487,7 @@ class LineFileStore(PathStore):
                 os.fchmod(fd, os.fstat(self._fd).st_mode & 0o7777)
             if os.write(fd, data) != len(data):
                 raise OSError(errno.ENOSPC, "short write")
-            if self._sync_rewrites():
+            if sync:
                 os.fsync(fd)
             os.replace(tmp, self.path)
         except OSError:
@@ -415,12 +503,14 @@ class LineFileStore(PathStore):
         # The new file is in place and fd holds its lock: adopt it before anything else can
         # fail. (A failed directory sync used to escape here and leave fd open and locked,
         # so every later write of this process waited for its own lock until lock_timeout.)
-        if self._fd is not None:
-            os.close(self._fd)  # releases the lock on the replaced file; waiters re-check
+        if self._unborn:  # its waiters will find the new file, which fd holds locked
+            with contextlib.suppress(OSError):
+                os.unlink(self._unborn_lock())
+        self._close()  # releases the lock on the replaced file; waiters re-check
         self._fd, self._writable, self._ino = fd, True, os.fstat(fd).st_ino
         self._cursor = 0
         self._read(restart=True)
-        if self._sync_rewrites():
+        if sync:
             self._sync_after_rename()
 
     def _clean_stale_temporaries(self) -> None:

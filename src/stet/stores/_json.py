@@ -56,6 +56,7 @@ class JSONStore(JSONLinesStore):
     """
 
     trailer = _CLOSE
+    born_whole = True  # an empty file is no JSON: json.load fails on it
 
     def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
         used = 0
