@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -77,6 +78,32 @@ class Server:
         _pg_ctlcluster(*self.cluster, action)
         if action != "stop":
             wait_ready(self.url)
+
+    def crash(self) -> None:
+        """Kill the server as a crash would, and wait until it is gone.
+
+        SIGQUIT to the postmaster is PostgreSQL's immediate shutdown: every process exits at
+        once, and WAL not yet flushed is not written on the way down (the next start recovers
+        from what is on disk).
+
+        Raises:
+            Unavailable: If this server is not a local cluster.
+        """
+        if self.cluster is None:
+            raise Unavailable(f"{ENV} names a server these tests do not control")
+        out = _run("pg_lsclusters", "--no-header")
+        [data] = [f[5] for f in map(str.split, out.splitlines()) if tuple(f[:2]) == self.cluster]
+        with open(os.path.join(data, "postmaster.pid")) as pidfile:
+            pid = int(pidfile.readline())
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise Unavailable(f"the postmaster {pid} did not exit after SIGQUIT")
 
     def online(self) -> bool:
         """Return whether pg_lsclusters lists the cluster as online."""

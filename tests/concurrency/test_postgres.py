@@ -248,6 +248,24 @@ def test_a_server_restarted_mid_run_loses_nothing_and_runs_nothing_twice(
     assert len(lines(log, "returned")) == 4 * 400
 
 
+def test_a_record_whose_call_returned_survives_a_crash_of_the_server(
+    controlled: _postgres.Server, postgres_schema: str
+) -> None:
+    """A record commits without waiting for the server's disk (the table's lock is let go at
+    once), then a flush follows before the call returns: the server killed as in a crash right
+    after the last call returned, nothing flushed on the way down, keeps every record."""
+
+    @stet.once(store=postgres_schema, key=["k"], verbose=False)
+    def f(k: int) -> int:
+        return k
+
+    for k in range(20):
+        f(k)
+    controlled.crash()
+    controlled.control("start")
+    assert sorted(r["k"] for r in stet.records(postgres_schema)) == list(range(20))
+
+
 def test_ended_connections_are_opened_again_transparently(
     postgres_schema: str, tmp_path: Path
 ) -> None:

@@ -95,6 +95,24 @@ _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.' |
 """One lock per table (and schema), held by a write until it commits."""
 _NO_WAIT = "set_config('synchronous_commit', 'off', true)"
 """For this transaction only: commit without waiting for the server's disk (see _exclusive)."""
+_FLUSH: list[tuple[str, list[Any]]] = [
+    ("BEGIN", []),
+    ("SELECT pg_logical_emit_message(true, 'stet', 'flush')", []),
+    ("COMMIT", []),
+]
+"""A transaction whose commit waits for the server's disk, up to it: and so for the ones before.
+
+It must write to the WAL itself (a few bytes of a logical decoding message, which any role may
+write), or its commit would not wait: a transaction that wrote nothing commits without waiting
+whatever ``synchronous_commit`` says, even holding a transaction id (``txid_current()``).
+
+A record is committed without waiting (``_NO_WAIT``), which lets go of the table's lock at
+once, then this follows in the same write: the call returns once the record is on disk, as
+before, but the next writer no longer waits for that disk under the lock, and the waits of
+several clients are one flush (group commit). Other workers may skip a key on a record that a
+crash of the server itself then loses; its writer's flush fails, and ``_insert_at_once``
+writes the record again on a new connection (or raises, if the server stays down).
+"""
 _PLANNED_ONCE = (
     "set_config('plan_cache_mode', 'force_generic_plan', true), "
     "set_config('enable_seqscan', 'off', true), "
@@ -739,6 +757,9 @@ class PostgresStore(Store):
         def step() -> bool:
             text = json.dumps(raw, allow_nan=False) if tried else ""  # (as _stet_row holds it)
             if tried and self._were_written([(self.table, tried[0], [text])]):
+                if raw.get(STATUS) != _RUNNING:  # committed without waiting: maybe not on disk
+                    with self._errors("writing"):
+                        self._batch(_FLUSH)
                 return True
             tried[:] = [self._last_id]
             return self._insert_if_untouched(raw, ident, mark, mine, catch_up=catch_up)
@@ -766,29 +787,31 @@ class PostgresStore(Store):
         plan = mark[:_PLAN_LENGTH]
         since = [owner._last_id, ident.name, mark, plan]  # the condition's values (see its SQL)
         since += [side._last_id, ident.name, mark, mine, plan]
-        # A claim commits without waiting for the disk: see _exclusive. (Set by the lock's own
-        # statement, one fewer in the transaction.)
+        # A claim commits without waiting for the disk (see _exclusive); a record too, when
+        # _FLUSH follows it. (Set by the lock's own statement, one fewer in the transaction.)
         lock = f"{_LOCK}, {_PLANNED_ONCE}"
-        if raw.get(STATUS) == _RUNNING:
-            lock += ", " + _NO_WAIT
+        claim = raw.get(STATUS) == _RUNNING
         values = self._values(raw, mark) if owner._ready and self._columns else None
         try:
             if values is not None and not any(self._wanted(n, v) for n, v in values.items()):
                 # The usual case, no table to create nor column to fit: one write, one answer.
                 names, params = self._params(raw, values)
                 if all(type(value) in _PLAIN for value in params):
-                    step = [("BEGIN", []), (lock, [owner.table])]
+                    step = [("BEGIN", []), (f"{lock}, {_NO_WAIT}", [owner.table])]
                     reads = [owner._read_statement(), side._read_statement()] if catch_up else []
                     step += [read for _, read in reads]
                     step += [(self._insert_if_query(names), params + since), ("COMMIT", [])]
+                    inserted_at = len(step) - 2
+                    if not claim:
+                        step += _FLUSH
                     with self._errors("writing"):
                         found = self._batch(step)
                     if reads:
                         owner._queued = (reads[0][0], found[2])
                         side._queued = (reads[1][0], found[3])
-                    return bool(found[-2])
+                    return bool(found[inserted_at])
             with self._errors("writing"), _transaction(conn):
-                conn.execute(lock, (owner.table,))
+                conn.execute(f"{lock}, {_NO_WAIT}" if claim else lock, (owner.table,))
                 if not owner._ready:
                     owner._create_tables(conn, s)
                 if catch_up:
