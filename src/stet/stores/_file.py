@@ -145,11 +145,7 @@ class LineFileStore(PathStore):
                 path=str(self.path),
             ) from None
         except OSError as error:
-            raise StoreError(
-                f"cannot open the store {self.path}: {error}",
-                path=str(self.path),
-                errno=error.errno,
-            ) from error
+            raise self._cannot_open(error) from error
         self._fd, self._writable = fd, writable
         self._ino = os.fstat(fd).st_ino
         if self._ino != previous:
@@ -159,6 +155,11 @@ class LineFileStore(PathStore):
             self._whole_file = False
             self._start_format()
             self._moved = True
+
+    def _cannot_open(self, error: OSError) -> StoreError:
+        return StoreError(
+            f"cannot open the store {self.path}: {error}", path=str(self.path), errno=error.errno
+        )
 
     def _close(self) -> None:
         if self._fd is not None:
@@ -332,11 +333,7 @@ class LineFileStore(PathStore):
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as error:
-            raise StoreError(
-                f"cannot open the store {self.path}: {error}",
-                path=str(self.path),
-                errno=error.errno,
-            ) from error
+            raise self._cannot_open(error) from error
         try:
             self._flock(fd, deadline)
             held = os.stat(lock).st_ino == os.fstat(fd).st_ino and not self.path.exists()
