@@ -698,11 +698,11 @@ class PostgresStore(Store):
         raw: Row | None = None
         fresh = False  # whether the indexes hold what both tables held a round trip ago
         for _ in range(2):
-            decided = _decided(states, key, row, done, self.now())
+            decided = _decided(states, key, done, self.now())
             if decided is not None and not fresh:
                 self._catch_up()
                 fresh = True
-                decided = _decided(states, key, row, done, self.now())
+                decided = _decided(states, key, done, self.now())
             if decided is not None:
                 return decided
             raw = raw or side.encode_row(row)
@@ -1032,15 +1032,11 @@ def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
                 conn.execute("ROLLBACK")
 
 
-def _decided(
-    states: StateIndex, key: str, row: Row, done: Callable[[], bool], now: float
-) -> Claimed | None:
+def _decided(states: StateIndex, key: str, done: Callable[[], bool], now: float) -> Claimed | None:
     """Return what a claim comes to by the indexes, as ``Store.claim`` decides; None if free."""
     if done():
         return "done"
     holder = states.holder(key)
-    if holder is not None and holder[0] == row[OWNER]:
-        return "won"  # a retried claim whose first attempt was written after all
     if holder is not None and not lapsed(holder, now):
         return "busy"
     return None
