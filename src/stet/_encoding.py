@@ -270,16 +270,17 @@ def to_cell(value: Any) -> str:
     if kind is float:
         return repr(value)
     if kind in (list, tuple, dict, set, frozenset):
-        return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
+        return _quote(to_json(value), separators=(",", ":"))
     return to_cell(normalize(value))
 
 
-def _quote(text: str) -> str:
-    quoted = json.dumps(text, ensure_ascii=False)
+def _quote(data: Any, separators: tuple[str, str] | None = None) -> str:
+    """Return JSON text of ``data``, non-ASCII kept as UTF-8 where it can be written so."""
+    quoted = json.dumps(data, ensure_ascii=False, separators=separators)
     try:
         quoted.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: only \u escapes can carry them
-        quoted = json.dumps(text)
+        quoted = json.dumps(data, separators=separators)
     return quoted
 
 
