@@ -23,7 +23,17 @@ from typing import Any
 
 from stet.errors import UnencodableValueError
 
-__all__ = ["Encoders", "from_cell", "from_json", "normalize", "to_cell", "to_json", "token"]
+__all__ = [
+    "Encoders",
+    "from_cell",
+    "from_json",
+    "json_dumper",
+    "normalize",
+    "to_cell",
+    "to_json",
+    "to_json_row",
+    "token",
+]
 
 Encoders = Mapping[type, Callable[[Any], Any]]
 """User-supplied conversions from a type to a value stet can encode."""
@@ -180,6 +190,52 @@ def to_json(value: Any) -> Any:
             return {k: to_json(v) for k, v in value.items()}
         return {"$dict": [[to_json(k), to_json(v)] for k, v in value.items()]}
     return to_json(normalize(value))
+
+
+def json_dumper(ensure_ascii: bool) -> Callable[[dict[str, Any]], str]:
+    """Return a function that writes a row in JSON form as JSON text, as ``json.dumps`` would.
+
+    ``JSONEncoder.encode`` makes a new C encoder on every call, about a microsecond of each
+    line a new run writes; this one is made once. The values are JSON data built by
+    ``to_json``, which cannot hold a cycle, so the encoder keeps no cycle markers.
+
+    Args:
+        ensure_ascii: Escape non-ASCII text (as ``json.dumps`` does by default).
+
+    Returns:
+        The function; like ``json.dumps(..., allow_nan=False)``, it raises ``ValueError`` on a
+        non-finite float.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - an interpreter without json's C accelerator
+        return encoder.encode
+    escape = (
+        json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    )
+    separators = (encoder.key_separator, encoder.item_separator)
+    chunks = make(None, encoder.default, escape, None, *separators, False, False, False)
+    return lambda row: "".join(chunks(row, 0))
+
+
+def to_json_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Return a row of typed values in JSON form: ``to_json`` of each value.
+
+    Args:
+        row: Column names and typed values.
+
+    Returns:
+        The row itself when every value is already JSON data (as in every claim, and every
+        record whose key values are numbers and strings), else a new row.
+    """
+    for value in row.values():
+        kind = type(value)
+        if kind not in _JSON_SCALARS and (kind is not float or not math.isfinite(value)):
+            return {name: to_json(value) for name, value in row.items()}
+    return row
+
+
+_JSON_SCALARS = (str, int, bool, type(None))
 
 
 def _json_sort_key(data: Any) -> str:

@@ -13,7 +13,6 @@ are *legacy* rows, whose values are the ``str()`` of what was passed.
 from __future__ import annotations
 
 import enum
-import math
 import os
 from collections.abc import Mapping
 from functools import cache
@@ -79,6 +78,11 @@ class Status(str, enum.Enum):
     RUNNING = "running"
 
 
+# The values as plain strings: reading ``Status.X.value`` goes through a descriptor, a few
+# tenths of a microsecond each time, several times per new run.
+_DONE, _FAILED, _RUNNING = Status.DONE.value, Status.FAILED.value, Status.RUNNING.value
+
+
 def iso(timestamp: float) -> str:
     """Return a Unix time as an ISO 8601 string in UTC, to the microsecond.
 
@@ -88,8 +92,8 @@ def iso(timestamp: float) -> str:
     Returns:
         For example ``2026-11-27T20:34:03.123456+00:00``, as ``datetime.isoformat`` writes it.
     """
-    fraction, whole = math.modf(timestamp)  # rounded as datetime.fromtimestamp rounds
-    seconds, micros = int(whole), round(fraction * 1_000_000)
+    seconds = int(timestamp)  # the whole seconds, as math.modf gives them, without its call
+    micros = round((timestamp - seconds) * 1_000_000)  # rounded as datetime.fromtimestamp rounds
     if micros >= 1_000_000:
         seconds, micros = seconds + 1, micros - 1_000_000
     prefix = _PREFIXES.get(seconds)
@@ -145,7 +149,7 @@ def done_row(
     Returns:
         Key columns, then provenance columns; ``_stet_version`` only when a version is set.
     """
-    return _row(ident, values, finished, started, Status.DONE, round(finished - started, 6))
+    return _row(ident, values, finished, started, _DONE, round(finished - started, 6))
 
 
 def failed_row(
@@ -171,7 +175,7 @@ def failed_row(
     import traceback
 
     row = done_row(ident, values, started, finished)
-    row[STATUS] = Status.FAILED.value
+    row[STATUS] = _FAILED
     try:
         message = str(error)
     except Exception:  # an exception whose __str__ fails must still be recorded, and re-raised
@@ -203,7 +207,7 @@ def running_row(
     Returns:
         The row, status ``running``; its ``_stet_timestamp`` is when it was written.
     """
-    row = _row(ident, values, started if written is None else written, started, Status.RUNNING)
+    row = _row(ident, values, started if written is None else written, started, _RUNNING)
     row[OWNER] = owner
     row[EXPIRES] = iso(expires)
     return row
@@ -214,7 +218,7 @@ def _row(
     values: Mapping[str, Any],
     stamp: float,
     started: float,
-    status: Status,
+    status: str,
     duration: float | None = None,
 ) -> Row:
     """Return key columns, then the provenance every row has, in the order of PROVENANCE."""
@@ -224,7 +228,7 @@ def _row(
     row[STARTED] = begun
     if duration is not None:
         row[DURATION] = duration
-    row[STATUS] = status.value
+    row[STATUS] = status
     row[FUNC] = ident.name
     if ident.version is not None:
         row[VERSION] = ident.version

@@ -82,6 +82,7 @@ class LineFileStore(PathStore):
             pass
 
     def _reset_handles(self) -> None:
+        self._fspath = os.fspath(self.path)  # what os.stat takes without asking pathlib each time
         self._fd: int | None = None
         self._ino = -1
         self._writable = False
@@ -172,7 +173,7 @@ class LineFileStore(PathStore):
         size = -1
         if not self._locked:
             try:
-                info = os.stat(self.path)
+                info = os.stat(self._fspath)
             except FileNotFoundError:
                 return self._gone(restart)
             if self._fd is None or info.st_ino != self._ino:
@@ -293,7 +294,7 @@ class LineFileStore(PathStore):
                 pause = self._wait(deadline, pause)
                 continue  # the wait may have reopened the file: lock the one now open
             try:
-                info = os.stat(self.path)
+                info = os.stat(self._fspath)
             except FileNotFoundError:
                 info = None  # removed while we waited: create it anew
             if info is not None and info.st_ino == self._ino:

@@ -8,11 +8,10 @@ A key missing from an object means the column did not exist when the row was wri
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Any
 
-from stet._encoding import from_json, to_json
+from stet._encoding import from_json, json_dumper, to_json, to_json_row
 from stet._records import STATUS, TIMESTAMP, Row, Status
 from stet.errors import StoreError
 from stet.stores._file import LineFileStore
@@ -21,9 +20,8 @@ from stet.stores._index import FunctionIndex
 __all__ = ["JSONLinesStore", "SideFile", "dump_line"]
 
 
-_DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-_DUMPS_ASCII = json.JSONEncoder(allow_nan=False).encode
-_PLAIN = (str, int, bool, type(None))
+_DUMPS = json_dumper(ensure_ascii=False)
+_DUMPS_ASCII = json_dumper(ensure_ascii=True)
 
 
 def dump_line(row: Row) -> str:
@@ -64,13 +62,8 @@ class JSONLinesStore(LineFileStore):
         return to_json(value)
 
     def encode_row(self, row: Row) -> Row:
-        """Return a row's JSON form, passing plain values through untouched."""
-        return {
-            name: value
-            if type(value) in _PLAIN or (type(value) is float and math.isfinite(value))
-            else to_json(value)
-            for name, value in row.items()
-        }
+        """Return a row's JSON form (the row itself when every value is plain)."""
+        return to_json_row(row)
 
     def _parse(self, data: bytes, at_start: bool) -> tuple[list[Row], int]:
         rows: list[Row] = []
@@ -145,7 +138,7 @@ class SideFile(JSONLinesStore):
         # The caller holds the store's lock, so no other process writes here; only make sure
         # this is the file now at the path (another process may have compacted or removed it).
         try:
-            same = self._fd is not None and os.stat(self.path).st_ino == self._ino
+            same = self._fd is not None and os.stat(self._fspath).st_ino == self._ino
         except FileNotFoundError:
             same = False
         if not same or not self._writable:

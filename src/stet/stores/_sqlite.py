@@ -23,12 +23,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from stet._encoding import from_json, to_json
+from stet._encoding import from_json, json_dumper, to_json, to_json_row
 from stet._keys import PREFIX
 from stet._records import FUNC, TIMESTAMP, Row
 from stet._records import pid as current_pid
 from stet.errors import ForeignFileError, LockTimeoutError, StoreError
 from stet.stores._base import PathStore
+from stet.stores._index import FunctionIndex
 
 __all__ = ["SQLiteStore"]
 
@@ -37,6 +38,7 @@ SIDE_TABLE = "stet_status"
 VALUES = "_stet_values"
 _META = "stet_meta"
 _INT64 = range(-(2**63), 2**63)
+_DUMPS = json_dumper(ensure_ascii=True)  # ASCII: lone surrogates survive
 _SQLITE_NOTADB = 26  # "file is not a database" (sqlite3.SQLITE_NOTADB, untyped in typeshed)
 
 
@@ -76,6 +78,7 @@ class SQLiteStore(PathStore):
         self._recording = False
         self._configured = False
         self._inserts: dict[tuple[str, ...], str] = {}
+        self._layouts: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
         self._columns: list[str] = []
         self._known: frozenset[str] = frozenset()
         self._data_version = -1
@@ -89,6 +92,10 @@ class SQLiteStore(PathStore):
     def encode(self, value: Any) -> Any:
         """Return the JSON form of a value."""
         return to_json(value)
+
+    def encode_row(self, row: Row) -> Row:
+        """Return a row's JSON form (the row itself when every value is plain)."""
+        return to_json_row(row)
 
     # -- connection ------------------------------------------------------------------------
 
@@ -273,25 +280,28 @@ class SQLiteStore(PathStore):
         conn = self._conn
         assert conn is not None
         prepared = [self._columns_of(row) for row in rows]
-        self._ensure_table(conn, dict.fromkeys(c for columns, _ in prepared for c in columns))
-        for columns, values in prepared:
-            sql = self._inserts.get(columns)
-            if sql is None:
+        inserts = self._inserts  # a layout found here was written before: its columns exist
+        if any(columns not in inserts for columns, _ in prepared):
+            self._ensure_table(conn, dict.fromkeys(c for columns, _ in prepared for c in columns))
+            for columns, _ in prepared:
                 names = ", ".join(map(_quote, columns))
                 marks = ", ".join("?" * len(columns))
-                sql = self._inserts[columns] = (
-                    f"INSERT INTO {self._table} ({names}) VALUES ({marks})"
-                )
-            conn.execute(sql, values)
+                inserts[columns] = f"INSERT INTO {self._table} ({names}) VALUES ({marks})"
+        for columns, values in prepared:
+            conn.execute(inserts[columns], values)
 
     def _columns_of(self, row: Row) -> tuple[tuple[str, ...], list[Any]]:
         if FUNC not in row:  # a legacy row keeps its text
             return tuple(row), list(row.values())
-        user = {k: v for k, v in row.items() if not k.startswith(PREFIX)}
-        own = [k for k in row if k.startswith(PREFIX)]
-        columns = (*user, VALUES, *own)
-        values = [_readable(from_json(v)) for v in user.values()]
-        values.append(json.dumps(user, allow_nan=False))  # ASCII: lone surrogates survive
+        names = tuple(row)
+        layout = self._layouts.get(names)
+        if layout is None:  # split once per layout, not per row
+            user = tuple(k for k in names if not k.startswith(PREFIX))
+            own = tuple(k for k in names if k.startswith(PREFIX))
+            layout = self._layouts[names] = (user, own, (*user, VALUES, *own))
+        user, own, columns = layout
+        values = [_readable(from_json(row[k])) for k in user]
+        values.append(_DUMPS({k: row[k] for k in user}))
         values += [row[k] for k in own]
         return columns, values
 
@@ -356,6 +366,25 @@ class _SideTable(SQLiteStore):
 
     def __del__(self) -> None:
         """Nothing: the connection is the store's, which closes it."""
+
+    def append_read_up(self, row: Row, index: FunctionIndex, key: str) -> None:
+        """Insert a claim right after ``refresh`` read this table, in the store's transaction.
+
+        That transaction holds the database's write lock, so nothing changed since: the row
+        is inserted at once, without reading the table again.
+        """
+        conn = self._connect(create=True)
+        assert conn is not None
+        if not conn.in_transaction:  # pragma: no cover - claims run inside the store's
+            super().append_read_up(row, index, key)
+            return
+        raw = self.encode_row(row)
+        with self._lock:
+            try:
+                self._append(raw)
+            except sqlite3.Error as error:
+                raise self._error(error, "writing") from error
+            self._appended(raw, index, key)
 
     def __init__(self, parent: SQLiteStore) -> None:
         # Weak: the store holds its side table; a strong link back would be a cycle that keeps
