@@ -82,7 +82,7 @@ class SQLiteStore(PathStore):
         self._columns: list[str] = []
         self._known: frozenset[str] = frozenset()
         self._data_version = -1
-        self._writing_version: int | None = None  # data_version, asked in this write transaction
+        self._writing_version: int | None = None  # data_version, as this write transaction began
         self._generation = -1
         self._last_rowid = 0
 
@@ -270,6 +270,13 @@ class SQLiteStore(PathStore):
         except sqlite3.Error as error:
             raise self._error(error, "waiting to write") from error
         self._recording = False
+        try:
+            # What every write reads first (see _data_version_now), asked here by the writer
+            # itself: no other thread's answer from before this transaction can stand for it.
+            self._writing_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        except BaseException as error:
+            self._roll_back(conn, error)
+            raise
         return conn
 
     def _roll_back(self, conn: sqlite3.Connection, error: BaseException) -> None:
@@ -282,14 +289,12 @@ class SQLiteStore(PathStore):
     def _data_version_now(self, conn: sqlite3.Connection) -> int:
         """Return ``PRAGMA data_version``: it changes when another connection commits.
 
-        Asked once per write transaction: while it holds the write lock, no one else commits,
-        so the side table, read in the same transaction, need not ask again.
+        Inside a write transaction, the answer it began with: while it holds the write lock
+        no one else commits, so the store and its side table, both read in it, ask once.
         """
         if self._writing_version is not None:
             return self._writing_version
         version: int = conn.execute("PRAGMA data_version").fetchone()[0]
-        if conn.in_transaction:
-            self._writing_version = version
         return version
 
     def _patiently(self, conn: sqlite3.Connection, sql: str) -> None:
