@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import stet
-from stet._encoding import from_cell, from_json, to_cell, to_json, token
+from stet._encoding import from_cell, from_json, json_loader, to_cell, to_json, token
 from stet.errors import UnencodableValueError
 
 any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)
@@ -75,6 +75,37 @@ def test_json_form_round_trips_as_strict_json(value: Any) -> None:
     """The JSON form is strict JSON (no NaN literal) and reads back as the same run."""
     text = json.dumps(to_json(value), allow_nan=False)
     assert _same(from_json(json.loads(text)), value)
+
+
+_LOADS = json_loader()
+json_data = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(json_data, st.sampled_from(["", " ", "\r", "\t\n"]), st.sampled_from(["", " ", "x"]))
+def test_the_json_loader_reads_what_json_loads_reads(data: Any, before: str, after: str) -> None:
+    """The loader answers as json.loads, or raises the same error where it does."""
+    text = before + json.dumps(data) + after
+    assert _outcome(_LOADS, text) == _outcome(json.loads, text)
+
+
+def _outcome(loads: Any, text: str) -> tuple[Any, ...]:
+    try:
+        return ("read", loads(text))
+    except json.JSONDecodeError as error:
+        return ("refused", error.pos)
+
+
+@pytest.mark.parametrize("text", ["", "{", "{bad", '{"a": 1}{', "[1, 2", '"open', "nul", " "])
+def test_the_json_loader_refuses_what_json_loads_refuses(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as caught:
+        _LOADS(text)
+    assert caught.value.pos == expected.value.pos
 
 
 @given(st.floats(allow_nan=False), st.floats(allow_nan=False))

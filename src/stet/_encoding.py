@@ -16,10 +16,11 @@ Three encodings, one set of rules (the identity table of PRODUCT.md):
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from stet.errors import UnencodableValueError
 
@@ -216,6 +217,36 @@ def json_dumper(ensure_ascii: bool) -> Callable[[dict[str, Any]], str]:
     separators = (encoder.key_separator, encoder.item_separator)
     chunks = make(None, encoder.default, escape, None, *separators, False, False, False)
     return lambda row: "".join(chunks(row, 0))
+
+
+def json_loader() -> Callable[[str], Any]:
+    """Return a function that reads JSON text as ``json.loads`` does, a third faster per line.
+
+    ``json.loads`` wraps its scanner in three calls and two whitespace matches: about a
+    microsecond of the four that a line of a JSON Lines store (or a claim in a side record)
+    takes to read, a million times on opening a large store. This one calls the scanner
+    directly, and leaves to ``json.loads`` the text it cannot take whole: surrounding
+    whitespace, errors (so the same ``ValueError`` is raised).
+
+    Returns:
+        The function.
+    """
+    scan = json.scanner.make_scanner(cast("Any", json.JSONDecoder()))  # as JSONDecoder's own
+
+    def loads(text: str) -> Any:
+        if text[:1] in _OPENERS:
+            try:
+                data, end = scan(text, 0)
+            except StopIteration:  # not JSON at all: json.loads says so
+                return json.loads(text)
+            if end == len(text):
+                return data
+        return json.loads(text)
+
+    return loads
+
+
+_OPENERS = frozenset('{["')
 
 
 def to_json_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,10 @@ A key missing from an object means the column did not exist when the row was wri
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
-from stet._encoding import from_json, json_dumper, to_json, to_json_row
+from stet._encoding import from_json, json_dumper, json_loader, to_json, to_json_row
 from stet._records import STATUS, TIMESTAMP, Row, Status
 from stet.errors import StoreError
 from stet.stores._file import LineFileStore
@@ -22,6 +21,7 @@ __all__ = ["JSONLinesStore", "SideFile", "dump_line"]
 
 _DUMPS = json_dumper(ensure_ascii=False)
 _DUMPS_ASCII = json_dumper(ensure_ascii=True)
+_LOADS = json_loader()
 
 
 def dump_line(row: Row) -> str:
@@ -77,7 +77,7 @@ class JSONLinesStore(LineFileStore):
         row: Any = None
         if text is not None:
             try:
-                row = json.loads(text)
+                row = _LOADS(text)
             except ValueError:
                 row = None
         if type(row) is dict and TIMESTAMP in row:

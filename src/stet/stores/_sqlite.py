@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from stet._encoding import from_json, json_dumper, to_json, to_json_row
+from stet._encoding import from_json, json_dumper, json_loader, to_json, to_json_row
 from stet._keys import PREFIX
 from stet._records import FUNC, TIMESTAMP, Row
 from stet._records import pid as current_pid
@@ -39,6 +39,7 @@ VALUES = "_stet_values"
 _META = "stet_meta"
 _INT64 = range(-(2**63), 2**63)
 _DUMPS = json_dumper(ensure_ascii=True)  # ASCII: lone surrogates survive
+_LOADS = json_loader()
 _SQLITE_NOTADB = 26  # "file is not a database" (sqlite3.SQLITE_NOTADB, untyped in typeshed)
 
 
@@ -224,7 +225,7 @@ class SQLiteStore(PathStore):
             return rowid, {
                 k: v if isinstance(v, str) else str(v) for k, v in fields.items() if v is not None
             }
-        row: Row = json.loads(packed)
+        row: Row = _LOADS(packed)
         row.update((k, v) for k, v in fields.items() if v is not None and k.startswith(PREFIX))
         return rowid, row
 
