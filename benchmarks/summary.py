@@ -104,8 +104,14 @@ def fsync(raw: dict) -> dict:
         "size": raw["fsync_size"],
         "stet_us": middle["stet_us"],
         "floor_us": middle["floor_us"],
+        "apart_us": middle.get("apart_us"),  # absent from the results of older runs
         "ratio": median([r["ratio"] for r in raw["fsync"]]),
         "ratios": [round(r["ratio"], 3) for r in raw["fsync"]],
+        "apart_ratio": (
+            median([r["apart_ratio"] for r in raw["fsync"]])
+            if all("apart_ratio" in r for r in raw["fsync"])
+            else None
+        ),
     }
 
 
