@@ -325,6 +325,9 @@ class SQLiteStore(PathStore):
         assert conn is not None
         prepared = [self._columns_of(row) for row in rows]
         inserts = self._inserts  # a layout found here was written before: its columns exist
+        if len(prepared) == 1 and prepared[0][0] in inserts:  # a new run's claim or record
+            conn.execute(inserts[prepared[0][0]], prepared[0][1])
+            return
         if any(columns not in inserts for columns, _ in prepared):
             self._ensure_table(conn, dict.fromkeys(c for columns, _ in prepared for c in columns))
             for columns, _ in prepared:
@@ -344,7 +347,7 @@ class SQLiteStore(PathStore):
             own = tuple(k for k in names if k.startswith(PREFIX))
             layout = self._layouts[names] = (user, own, (*user, VALUES, *own))
         user, own, columns = layout
-        values = [_readable(from_json(row[k])) for k in user]
+        values = [_readable_json(row[k]) for k in user]
         values.append(_DUMPS({k: row[k] for k in user}))
         values += [row[k] for k in own]
         return columns, values
@@ -471,6 +474,16 @@ def _not_a_database(error: sqlite3.Error) -> bool:
     if code is not None:
         return bool(code & 0xFF == _SQLITE_NOTADB)  # the primary code of an extended one
     return "not a database" in str(error)
+
+
+def _readable_json(data: Any) -> Any:
+    """Return ``_readable(from_json(data))``: a plain value in one call, as most are."""
+    kind = type(data)
+    if kind is float:
+        return data if data == data else "NaN"
+    if kind is int:
+        return data if data in _INT64 else str(data)
+    return _readable(from_json(data))
 
 
 def _readable(value: Any) -> Any:
