@@ -23,7 +23,7 @@ from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, cast, ov
 from stet._claims import HEARTBEAT, new_token
 from stet._encoding import Encoders, normalize
 from stet._keys import FunctionIdentity, KeyPlan
-from stet._records import ERROR, done_row, failed_row, running_row
+from stet._records import ERROR, STARTED, done_row, failed_row, running_row
 from stet._resolve import DEFAULT_STORE, open_store
 from stet._results import result_columns, saved_result
 from stet.errors import ResultNameError, StetWarning, StoreError
@@ -51,7 +51,17 @@ class _Run:
     (A plain class: ``dataclasses`` imports ``inspect``, which ``import stet`` avoids.)
     """
 
-    __slots__ = ("expires", "index", "key", "started", "states", "stored", "token", "values")
+    __slots__ = (
+        "begun",
+        "expires",
+        "index",
+        "key",
+        "started",
+        "states",
+        "stored",
+        "token",
+        "values",
+    )
 
     def __init__(
         self,
@@ -66,6 +76,7 @@ class _Run:
         self.index, self.key, self.values, self.stored = index, key, values, stored
         self.started, self.token, self.states = started, token, states
         self.expires = 0.0  # until when its claim surely holds (its last write + the lease)
+        self.begun: str | None = None  # ``started`` as its claim wrote it, if it has one
 
 
 class _Skip:
@@ -179,6 +190,7 @@ class _OnceBase(Generic[P, R]):
             token = run.token = new_token()
             run.expires = store.now() + store.lease
             row = running_row(self._ident, stored, started, token, run.expires)
+            run.begun = row[STARTED]
             # Held before it is written: a claim of this process that the heartbeat does not
             # hold counts as let go, and a compaction in store.claim would drop it.
             HEARTBEAT.hold(token, store.lease, functools.partial(self._renew, run))
@@ -202,7 +214,7 @@ class _OnceBase(Generic[P, R]):
     def _finish(self, run: _Run, result: Any) -> Any:
         """Record a run that returned, and return its answer."""
         try:
-            row = done_row(self._ident, run.stored, run.started, time.time())
+            row = done_row(self._ident, run.stored, run.started, time.time(), run.begun)
             if self._save_result:
                 label = self._label(run.values)
                 names, encoders = self._plan.names, self._ident.encoders

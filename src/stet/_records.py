@@ -137,6 +137,7 @@ def done_row(
     values: Mapping[str, Any],
     started: float,
     finished: float,
+    begun: str | None = None,
 ) -> Row:
     """Return the row recording one completed run.
 
@@ -145,11 +146,13 @@ def done_row(
         values: Its key values by parameter name.
         started: When the run started (Unix time).
         finished: When it finished (Unix time).
+        begun: ``started`` as the claim's row wrote it (``_stet_started``), if it has one:
+            the same text, not formatted again.
 
     Returns:
         Key columns, then provenance columns; ``_stet_version`` only when a version is set.
     """
-    return _row(ident, values, finished, started, _DONE, round(finished - started, 6))
+    return _row(ident, values, finished, started, _DONE, round(finished - started, 6), begun)
 
 
 def failed_row(
@@ -220,10 +223,12 @@ def _row(
     started: float,
     status: str,
     duration: float | None = None,
+    begun: str | None = None,
 ) -> Row:
     """Return key columns, then the provenance every row has, in the order of PROVENANCE."""
     row: Row = dict(values)
-    begun = iso(started)
+    if begun is None:
+        begun = iso(started)
     row[TIMESTAMP] = begun if stamp == started else iso(stamp)
     row[STARTED] = begun
     if duration is not None:
