@@ -29,6 +29,7 @@ __all__ = [
     "from_cell",
     "from_json",
     "json_dumper",
+    "json_loader",
     "normalize",
     "to_cell",
     "to_json",

@@ -38,6 +38,7 @@ SIDE_TABLE = "stet_status"
 VALUES = "_stet_values"
 _META = "stet_meta"
 _INT64 = range(-(2**63), 2**63)
+_TAGGED = (list, dict)
 _DUMPS = json_dumper(ensure_ascii=True)  # ASCII: lone surrogates survive
 _LOADS = json_loader()
 _SQLITE_NOTADB = 26  # "file is not a database" (sqlite3.SQLITE_NOTADB, untyped in typeshed)
@@ -347,7 +348,8 @@ class SQLiteStore(PathStore):
             own = tuple(k for k in names if k.startswith(PREFIX))
             layout = self._layouts[names] = (user, own, (*user, VALUES, *own))
         user, own, columns = layout
-        values = [_readable_json(row[k]) for k in user]
+        # from_json changes only lists and dicts (tagged values): the rest go straight through.
+        values = [_readable(from_json(v) if type(v := row[k]) in _TAGGED else v) for k in user]
         values.append(_DUMPS({k: row[k] for k in user}))
         values += [row[k] for k in own]
         return columns, values
@@ -474,16 +476,6 @@ def _not_a_database(error: sqlite3.Error) -> bool:
     if code is not None:
         return bool(code & 0xFF == _SQLITE_NOTADB)  # the primary code of an extended one
     return "not a database" in str(error)
-
-
-def _readable_json(data: Any) -> Any:
-    """Return ``_readable(from_json(data))``: a plain value in one call, as most are."""
-    kind = type(data)
-    if kind is float:
-        return data if data == data else "NaN"
-    if kind is int:
-        return data if data in _INT64 else str(data)
-    return _readable(from_json(data))
 
 
 def _readable(value: Any) -> Any:
