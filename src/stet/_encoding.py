@@ -77,7 +77,7 @@ def token(value: Any, encoders: Encoders = _NO_ENCODERS) -> str:
     """
     fast = _FAST_TOKENS.get(type(value))
     if fast is not None:
-        return str(fast(value))
+        return fast(value)
     return _nested_token(normalize(value, encoders))
 
 

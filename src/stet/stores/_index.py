@@ -141,6 +141,9 @@ class FunctionIndex:
         self.legacy: set[str] = set()
         self.results: dict[str, Row] | None = None
         self._memo: dict[Any, str] = {}
+        # (function, version, status) as raw cells -> whether such rows are ours: a handful of
+        # triples, asked of every row read (a batch of a few lines from other writers, too).
+        self._labels: dict[tuple[Any, Any, Any], bool] = {}
         self._default_tokens = {n: token(v, ident.encoders) for n, v in ident.defaults.items()}
         self._default_texts = {n: str(v) for n, v in ident.defaults.items()}
         self._wanted = (ident.name, ident.version)
@@ -182,7 +185,6 @@ class FunctionIndex:
         if isinstance(rows, CellRows) and self.results is None:
             self._add_cells(rows)
             return
-        seen: dict[tuple[Any, Any, Any], bool] = {}  # provenance repeats: decode it once
         results = self.results
         for row in rows:
             if FUNC not in row:
@@ -190,24 +192,23 @@ class FunctionIndex:
                 if legacy is not None:
                     self.legacy.add(legacy)
                 continue
-            key = self.key_of(row, seen)
+            key = self.key_of(row)
             if key is None:
                 continue
             self.done.add(key)
             if results is not None:
                 results[key] = self._result_cells(row)
 
-    def key_of(self, row: Row, seen: dict[tuple[Any, Any, Any], bool] | None = None) -> str | None:
+    def key_of(self, row: Row) -> str | None:
         """Return the key of a completed run of this function, or None for any other row.
 
         Args:
             row: A raw row.
-            seen: A cache of which (function, version, status) triples are ours.
 
         Returns:
             The joined tokens, as the decorator computes them for a call.
         """
-        if not self._ours((row.get(FUNC), row.get(VERSION), row.get(STATUS)), seen):
+        if not self._ours((row.get(FUNC), row.get(VERSION), row.get(STATUS))):
             return None
         tokens = []
         for name in self.ident.key:
@@ -231,18 +232,16 @@ class FunctionIndex:
         found[RESULT] = marker
         return found
 
-    def _ours(
-        self, label: tuple[Any, Any, Any], seen: dict[tuple[Any, Any, Any], bool] | None
-    ) -> bool:
+    def _ours(self, label: tuple[Any, Any, Any]) -> bool:
         """Return whether a raw (function, version, status), None where absent, is ours."""
-        ours = seen.get(label) if seen is not None else None
+        ours = self._labels.get(label)
         if ours is None:
             func, version, status = (None if raw is None else self._decode(raw) for raw in label)
             ours = (func, version) == self._wanted and (
                 status or Status.DONE.value
             ) in self.statuses
-            if seen is not None:
-                seen[label] = ours
+            if len(self._labels) < _MEMO_LIMIT:
+                self._labels[label] = ours
         return ours
 
     def _token(self, raw: Any) -> str:
@@ -312,7 +311,7 @@ class FunctionIndex:
         A row without a function was written by stet 0.0.2.
         """
         func, version, status = (None if cell == absent else cell for cell in label)
-        return None if func is None else self._ours((func, version, status), None)
+        return None if func is None else self._ours((func, version, status))
 
     def _cell_token(self, name: str, raw: Any, absent: Any) -> str | None:
         """Return the token of one distinct cell; a canonical integer's token is its own text."""
@@ -368,9 +367,8 @@ class StateIndex(FunctionIndex):
         Args:
             rows: Raw rows, in the order the side record holds them.
         """
-        seen: dict[tuple[Any, Any, Any], bool] = {}
         for row in rows:
-            key = self.key_of(row, seen) if FUNC in row else None
+            key = self.key_of(row) if FUNC in row else None
             if key is not None:
                 self.latest[key] = row
 
