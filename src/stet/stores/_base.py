@@ -279,7 +279,10 @@ class Store(abc.ABC):
         self._count += 1
         if self._rows is not None:
             self._rows.append(raw)
-        for other in self._live_indexes():
+        for ref in self._indexes.values():  # (a dropped function's index is forgotten on reads)
+            other = ref()
+            if other is None:
+                continue
             if other is index and key:
                 other.note(key, raw)
             else:

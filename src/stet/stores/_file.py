@@ -254,6 +254,14 @@ class LineFileStore(PathStore):
             stacklevel=6,
         )
 
+    def _read_into_indexes(self, *, restart: bool) -> None:
+        if not restart and self._locked_size == self._cursor and not self._moved:
+            # Just locked, and the file is as long as what was read of it: nothing is new (the
+            # case of nearly every write), and _read would find the same without a call.
+            self._locked_size = -1
+            return
+        super()._read_into_indexes(restart=restart)
+
     # -- writing -------------------------------------------------------------------------
 
     @contextmanager
