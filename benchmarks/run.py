@@ -135,17 +135,6 @@ def fill(plan: dict, kinds: dict[str, str], stores: Path) -> dict:
     return filled
 
 
-def settle() -> None:
-    """Write the pre-filled stores to disk before the first round measures anything.
-
-    Otherwise round 1 opens its largest stores while the kernel still writes back the
-    pre-fill's gigabytes: its first calls took about twice those of the later rounds.
-    """
-    began = time.perf_counter()
-    os.sync()
-    log(f"pre-filled stores written to disk in {time.perf_counter() - began:.1f} s")
-
-
 def measure_floor(plan: dict, largest: int, csv_store: Path, runner: Runner) -> tuple[dict, dict]:
     """The floor and its parts, and the cold-start floor on the largest CSV store."""
     floor = runner.worker(
@@ -345,7 +334,6 @@ def measure(args: argparse.Namespace, plan: dict, base: Path) -> tuple[dict, dic
     raw: dict = {"prefill": fill(plan, kinds, stores)}
     if side:
         side.fill()
-    settle()
     raw.update(measure_rounds(plan, kinds, stores, runner, side))
     raw["memory"] = measure_memory(plan, kinds, stores, runner)
     log(f"import stet: {plan['import_runs']} fresh interpreters each way")
