@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import prefill
-from timing import median
+from timing import median, per_call_us
 from turns import writer
 from workload import keys
 
@@ -46,14 +46,15 @@ def waits(directory: Path, wait_us: float) -> dict[str, Callable[[], None]]:
     return {"busy wait": spin, "sleep": sleep, "write+fdatasync": sync}
 
 
-def per_call_us(run: Callable[..., Any] | None, wait: Callable[[], None], batch: list) -> float:
-    """µs per item of ``batch``: a new run then the wait, or the wait alone if ``run`` is None."""
-    began = time.perf_counter_ns()
-    for alpha, seed in batch:
+def then(run: Callable[..., Any] | None, wait: Callable[[], None]) -> Callable[..., None]:
+    """A call of ``run`` (none if it is None), then ``wait``: both sides pay the same call."""
+
+    def both(**kw: Any) -> None:
         if run is not None:
-            run(alpha=alpha, seed=seed)
+            run(**kw)
         wait()
-    return (time.perf_counter_ns() - began) / len(batch) / 1000
+
+    return both
 
 
 def main() -> None:
@@ -68,14 +69,16 @@ def main() -> None:
         run = writer(Path(directory) / f"store{suffix}")
         chosen = waits(Path(directory), args.wait_us)
         fresh = iter(keys(0, args.calls * len(chosen) * (args.rounds + 1) + 1))
-        run(**dict(zip(("alpha", "seed"), next(fresh), strict=True)))  # opens the store
+        alpha, seed = next(fresh)
+        run(alpha=alpha, seed=seed)  # opens the store
         costs: dict[str, list[float]] = {name: [] for name in chosen}
         for number in range(args.rounds + 1):  # the first round warms up
             for name, wait in chosen.items():
                 batch = [next(fresh) for _ in range(args.calls)]
-                cost = per_call_us(run, wait, batch) - per_call_us(None, wait, batch)
+                both = per_call_us(then(run, wait), batch, len(batch))[0]
+                alone = per_call_us(then(None, wait), batch, len(batch))[0]
                 if number:
-                    costs[name].append(cost)
+                    costs[name].append(both - alone)
         for name, figures in costs.items():
             low, high = min(figures), max(figures)
             print(
