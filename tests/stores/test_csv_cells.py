@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import stet
+from stet._keys import FunctionIdentity
+from stet._records import FUNC, STATUS, TIMESTAMP, VERSION
 from stet.errors import CorruptLineWarning
-from stet.stores._index import CellRows
+from stet.stores._index import CellRows, FunctionIndex
 
 HEADER = ["x", "y", "_stet_timestamp"]
 CELLS = [["1", "", "t1"], ["2", "b", "t2"], ["3", "c", "t3"]]
@@ -44,3 +48,51 @@ def test_a_line_too_wide_and_one_too_narrow_are_both_reported(tmp_path: Path) ->
         rows = stet.CSVStore(path).records()
     assert [row["x"] for row in rows] == [1, 4]
     assert len(caught) == 2
+
+
+_CELLS = st.sampled_from(
+    ["", "1", "01", "1.0", "0.5", "-0", "1e16", "x", '"1"', "true", "nan", "[1]"]
+)
+_LABELS = st.tuples(
+    st.sampled_from(["f", "g", ""]),
+    st.sampled_from(["", "2"]),
+    st.sampled_from(["", "done", "running"]),
+)
+
+
+@given(
+    st.lists(st.tuples(_CELLS, _CELLS, _LABELS), max_size=8),
+    st.sampled_from([["alpha", "seed"], ["alpha"], ["seed", "alpha"]]),
+    st.sampled_from([None, "2"]),
+    st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_an_index_takes_in_cells_as_it_takes_in_the_same_rows(
+    rows: list[tuple[str, str, tuple[str, str, str]]],
+    columns: list[str],
+    version: str | None,
+    seed_default: bool,
+) -> None:
+    """The column-wise reading of a batch finds the keys that reading it row by row finds.
+
+    Cells are CSV texts, ``""`` where a column is absent: numbers written two ways, text,
+    JSON, rows of other functions, versions and statuses, and rows of stet 0.0.2 (no function).
+    """
+    ident = FunctionIdentity(
+        name="f",
+        version=version,
+        key=("alpha", "seed"),
+        defaults={"seed": 0} if seed_default else {},
+    )
+    header = [*columns, FUNC, VERSION, STATUS, TIMESTAMP]
+    flat = []
+    for alpha, seed, label in rows:
+        by_name = {"alpha": alpha, "seed": seed}
+        flat += [*(by_name[name] for name in columns), *label, "t"]
+    batch = CellRows.from_flat(header, flat, "")
+    decode = stet.CSVStore("unused.csv").decode
+    by_columns, by_rows = FunctionIndex(ident, decode), FunctionIndex(ident, decode)
+    by_columns.add(batch)
+    for row in batch:
+        by_rows.add([row])
+    assert (by_columns.done, by_columns.legacy) == (by_rows.done, by_rows.legacy)
