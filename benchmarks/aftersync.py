@@ -2,12 +2,13 @@
 
     .venv/bin/python benchmarks/aftersync.py csv [--rounds 7] [--calls 500] [--wait-us 120]
 
-Each new run (``durable="process"``) is followed by one of three waits, batch by batch in turn:
-spinning on the clock, ``time.sleep``, or a write and ``fdatasync`` of a file of its own. The
-same waits alone are timed too, and the difference is what the bookkeeping costs after each. If
-it costs more after a sleep than after a busy wait, the process pays for having been off the CPU;
-more again after a sync, for what the kernel did meanwhile. A tool for finding the cause of a
-missed goal (a ``durable="fsync"`` new run against one write+fsync), not part of a run.
+Each new run (``durable="process"``) is followed by one of three waits: spinning on the clock,
+``time.sleep``, or a write and ``fdatasync`` of a file of its own. The same waits alone are timed
+too, every side one batch in turn (``timing.interleaved``), and the difference is what the
+bookkeeping costs after each. If it costs more after a sleep than after a busy wait, the process
+pays for having been off the CPU; more again after a sync, for what the kernel did meanwhile.
+A tool for finding the cause of a missed goal (a ``durable="fsync"`` new run against one
+write+fsync), not part of a run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import prefill
-from timing import median, per_call_us
+from timing import interleaved, median
 from turns import writer
 from workload import keys
 
@@ -68,17 +69,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="stet-aftersync-") as directory:
         run = writer(Path(directory) / f"store{suffix}")
         chosen = waits(Path(directory), args.wait_us)
-        fresh = iter(keys(0, args.calls * len(chosen) * (args.rounds + 1) + 1))
-        alpha, seed = next(fresh)
+        alpha, seed = keys(0, 1)[0]
         run(alpha=alpha, seed=seed)  # opens the store
-        costs: dict[str, list[float]] = {name: [] for name in chosen}
-        for number in range(args.rounds + 1):  # the first round warms up
-            for name, wait in chosen.items():
-                batch = [next(fresh) for _ in range(args.calls)]
-                both = per_call_us(then(run, wait), batch, len(batch))[0]
-                alone = per_call_us(then(None, wait), batch, len(batch))[0]
-                if number:
-                    costs[name].append(both - alone)
+        per_side = args.calls * (args.rounds + 1)  # the first round warms up
+        sides = []
+        for number, wait in enumerate(chosen.values()):
+            own = keys(1 + number * per_side, 1 + (number + 1) * per_side)  # fresh: new runs
+            sides += [(then(run, wait), own), (then(None, wait), own)]
+        timed = interleaved(sides, args.calls)
+        costs = {}
+        for number, name in enumerate(chosen):
+            both, alone = timed[2 * number][1:], timed[2 * number + 1][1:]
+            costs[name] = [b - a for b, a in zip(both, alone, strict=True)]
         for name, figures in costs.items():
             low, high = min(figures), max(figures)
             print(
