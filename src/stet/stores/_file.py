@@ -53,6 +53,15 @@ _CAN_LOCK: bool = fcntl is not None
 
 _TMP_SUFFIX = ".stet-tmp"
 
+# How long a writer sleeps between tries of a lock another writer holds: at first, and at most
+# (each pause doubles). Every wake costs a context switch and takes a core for a moment, from
+# the lock's holder too when writers outnumber cores: with pauses of 50 us to 1 ms, 8 writers on
+# 2 cores spent over a third of their CPU waking to find the lock still held (docs/architecture.md,
+# "Known limits"). A lock let go is still found within a few milliseconds, nothing next to any
+# experiment.
+_FIRST_PAUSE = 0.00025
+_LONGEST_PAUSE = 0.004
+
 
 class LineFileStore(PathStore):
     """A store kept in one file of whole lines, appended to with one write per record.
@@ -376,12 +385,12 @@ class LineFileStore(PathStore):
             self._read_into_indexes(restart=False)
             if self._side is not None:
                 self._side.refresh()
-        return 0.00005
+        return _FIRST_PAUSE
 
     def _flock(self, fd: int, deadline: float) -> None:
         """Lock ``fd``, waiting for other writers until ``deadline``."""
         assert fcntl is not None
-        pause = 0.00005
+        pause = _FIRST_PAUSE
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -399,7 +408,7 @@ class LineFileStore(PathStore):
                 path=str(self.path),
             )
         time.sleep(pause)
-        return min(pause * 2, 0.001)
+        return min(pause * 2, _LONGEST_PAUSE)
 
     def _append(self, row: Row) -> None:
         rows: Sequence[Row] = []
