@@ -375,17 +375,18 @@ class LineFileStore(PathStore):
     def _wait(self, deadline: float, pause: float) -> float:
         """Wait for another writer to let go of the lock; return the next pause.
 
-        The first wait reads what the other writers appended, without the lock (as any reader
-        may) and without sleeping: rows read now are not read with the lock held, where they
-        would keep every other writer waiting.
+        Every wait ends by reading what the other writers appended, without the lock (as any
+        reader may): the first at once, the later ones after a pause, just before the next try.
+        Rows read now are not read with the lock held, where they would keep every other
+        writer waiting.
         """
         if pause:
-            return self._pause(deadline, pause)
+            pause = self._pause(deadline, pause)
         if self._indexes:  # read for its own indexes (not a file another store reads through)
             self._read_into_indexes(restart=False)
             if self._side is not None:
                 self._side.refresh()
-        return _FIRST_PAUSE
+        return pause or _FIRST_PAUSE
 
     def _flock(self, fd: int, deadline: float) -> None:
         """Lock ``fd``, waiting for other writers until ``deadline``."""
