@@ -55,8 +55,8 @@ _TMP_SUFFIX = ".stet-tmp"
 
 # How long a writer sleeps between tries of a lock another writer holds: at first, and at most
 # (each pause doubles). Every wake costs a context switch and takes a core for a moment, from
-# the lock's holder too when writers outnumber cores: with pauses of 50 us to 1 ms, 8 writers on
-# 2 cores spent about 30% of their CPU waking to find the lock still held (benchmarks/lockwait.py;
+# the lock's holder too when writers outnumber cores: pauses of 50 us doubling to 1 ms cost 2, 4
+# and 8 writers on 2 cores from 3% to 25% more CPU per run (benchmarks/lockwait.py; figures in
 # docs/architecture.md, "Known limits"). A lock let go is still found within a few milliseconds,
 # nothing next to any experiment.
 _FIRST_PAUSE = 0.00025
