@@ -33,7 +33,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from stet._claims import lapsed
 from stet._encoding import token
@@ -212,6 +212,14 @@ class Store(abc.ABC):
             self._check_process()
             self._read_into_indexes(restart=False)
 
+    def catch_up(self) -> None:
+        """Do what ``refresh`` does, for a caller that holds the lock this store is written under.
+
+        Only side records differ (a side record is written only under its store's lock):
+        while that lock is held, no other process writes them.
+        """
+        self.refresh()
+
     def record(
         self,
         row: Row,
@@ -317,36 +325,47 @@ class Store(abc.ABC):
             live worker holds it.
         """
         side = self.side()
-
-        def claim() -> Claimed:
-            self._read_into_indexes(restart=False)
-            side.refresh()
-            if done():
-                return "done"
-            holder = states.holder(key)
-            if holder is not None and not lapsed(holder, self.now()):
-                return "busy"
-            side.append_read_up(row, states, key)
-            self._compact_side()
-            return "won"
-
         with self._lock:
             self._check_process()
             try:
-                outcome = self._under_lock(claim)
+                outcome = self._under_lock(lambda: self._claim_locked(side, states, key, row, done))
             except StoreError as error:
-                if type(error) is not StoreError:
-                    raise  # a foreign file, a lock timeout: they say what they are
-                cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
-                raise StoreError(
-                    f"could not claim a run in {self._where()}: {error} The function did not run.",
-                    path=self._where(),
-                    errno=error.errno,
-                ) from cause
+                self._claim_failed(error)
             if outcome == "won" and not self._claimed:
-                self._claimed = True
-                _CLAIMED.add(self)
+                self._noted_claim()
             return outcome
+
+    def _claim_locked(
+        self, side: Store, states: StateIndex, key: str, row: Row, done: Callable[[], bool]
+    ) -> Claimed:
+        """Do what ``claim`` does, under the store's lock."""
+        self._read_into_indexes(restart=False)
+        side.catch_up()
+        if done():
+            return "done"
+        holder = states.holder(key)
+        if holder is not None and not lapsed(holder, self.now()):
+            return "busy"
+        side.append_read_up(row, states, key)
+        if side._count > 2 * side._kept + _COMPACT_SLACK:  # grown enough since the last one
+            self._compact_side()
+        return "won"
+
+    def _claim_failed(self, error: StoreError) -> NoReturn:
+        """Raise what ``claim`` raises when taking a claim failed with ``error``."""
+        if type(error) is not StoreError:
+            raise error  # a foreign file, a lock timeout: they say what they are
+        cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
+        raise StoreError(
+            f"could not claim a run in {self._where()}: {error} The function did not run.",
+            path=self._where(),
+            errno=error.errno,
+        ) from cause
+
+    def _noted_claim(self) -> None:
+        """Remember that this process claimed a run here (its side record is tidied at exit)."""
+        self._claimed = True
+        _CLAIMED.add(self)
 
     def side_write(self, row: Row, guard: Callable[[], bool] | None = None) -> bool:
         """Append a row to the side record (a failure, a renewed or released claim).
@@ -362,7 +381,7 @@ class Store(abc.ABC):
 
         def write() -> bool:
             self._read_into_indexes(restart=False)
-            side.refresh()
+            side.catch_up()
             if guard is not None and not guard():
                 return False
             side.record(row)
@@ -390,7 +409,7 @@ class Store(abc.ABC):
         if not self._side_exists():
             return
         self.side().refresh()
-        if not self._compact_side(force=True):
+        if not self._compact_side():
             self.side().clear()
             self._remove_side()
 
@@ -401,8 +420,8 @@ class Store(abc.ABC):
     def _close(self) -> None:  # noqa: B027 - only stores with connections have work
         """Close this process's connection to a server (as the process exits, once tidied)."""
 
-    def _compact_side(self, force: bool = False) -> int:
-        """Rewrite the side record without what no longer counts, once it has grown enough.
+    def _compact_side(self) -> int:
+        """Rewrite the side record without what no longer counts.
 
         For the functions indexed in this process, kept is the latest entry of each key, unless
         the key is completed or the entry is a claim that lapsed; rows of other functions are
@@ -410,15 +429,10 @@ class Store(abc.ABC):
         with the very rows being rewritten, say which row is the latest of its key, so no row
         is decoded: a compaction costs a few dict look-ups per row. Called under the lock.
 
-        Args:
-            force: Compact whatever the side record's size.
-
         Returns:
             How many rows the side record keeps.
         """
         side = self.side()
-        if not force and side._count <= 2 * side._kept + _COMPACT_SLACK:
-            return side._count
         encode = side.encode
         now = self.now()
 

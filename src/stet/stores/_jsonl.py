@@ -12,6 +12,7 @@ from typing import Any
 
 from stet._encoding import from_json, json_dumper, json_loader, to_json, to_json_row
 from stet._records import STATUS, TIMESTAMP, Row, Status
+from stet._records import pid as current_pid
 from stet.errors import StoreError
 from stet.stores._file import LineFileStore
 from stet.stores._index import FunctionIndex
@@ -88,6 +89,10 @@ class JSONLinesStore(LineFileStore):
         return None
 
     def _encode_append(self, row: Row, empty: bool) -> bytes | None:
+        return self._line(row)
+
+    def _line(self, row: Row) -> bytes:
+        """Return a raw row as one line of JSON, newline included, in UTF-8."""
         try:
             return (_DUMPS(row) + "\n").encode("utf-8")  # dump_line, encoding once
         except UnicodeEncodeError:
@@ -106,23 +111,46 @@ class SideFile(JSONLinesStore):
     """
 
     def append_read_up(self, row: Row, index: FunctionIndex, key: str) -> None:
-        """Append a row right after ``refresh`` checked the file, under the store's lock.
+        """Append a row right after ``catch_up`` read the file, under the store's lock.
 
-        That check (one ``stat``) still holds, since no other process writes here without the
-        store's lock: the row is written at once, without the ``stat`` and ``fstat`` of a
-        locked append (each a few microseconds, on every claim).
+        What it read still holds, since no other process writes here without the store's
+        lock: the line is written at once at the end of what was read, without the ``stat``
+        and ``fstat`` of a locked append (each a few microseconds, on every claim).
         """
         if self._fd is None or not self._writable or self._moved:
             super().append_read_up(row, index, key)  # first write of this process: the long way
             return
         raw = self.encode_row(row)
         with self._lock:
-            self._locked = True
-            try:
-                self._append(raw)
-            finally:
-                self._locked = False
+            self._write_at_cursor(self._line(raw), sync=self._syncs(raw))
             self._appended(raw, index, key)
+
+    def catch_up(self) -> None:
+        """Read what other processes appended, for a caller holding the store's lock.
+
+        No other process writes here meanwhile, so one ``stat`` says all: the lines up to the
+        size it saw are read as under a lock of this file's own (a torn line a killed writer
+        left is cut off, as in the store). ``refresh`` would look again before reading, and
+        take the long way when nothing is new, as on nearly every claim of a lone writer.
+        """
+        with self._lock:
+            if self._fd is None or self._pid != current_pid():
+                self.refresh()  # not open yet in this process: the long way
+                return
+            try:
+                info = os.stat(self._fspath)
+            except FileNotFoundError:
+                info = None
+            if info is None or info.st_ino != self._ino:
+                self.refresh()  # compacted or removed by another process: open what is there
+                return
+            if info.st_size == self._cursor and not self._moved:
+                return  # nothing new: the case of every claim of a lone writer
+            self._locked, self._locked_size = True, info.st_size
+            try:
+                self._read_into_indexes(restart=False)
+            finally:
+                self._locked, self._locked_size = False, -1
 
     def _syncs(self, row: Row) -> bool:
         # A claim need not outlive a power loss: every process that held one is gone with it.
