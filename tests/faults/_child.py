@@ -17,6 +17,8 @@ Modes:
                                 recorded, until killed, reporting each call that returned;
                                 MODE "exit" turns SIGTERM into SystemExit as many sweep
                                 scripts do, "plain" keeps Python's defaults.
+    big KIND PATH MEGABYTES     record one short run, report "ready", then one whose saved
+                                result is MEGABYTES long, and report "returned".
 """
 
 from __future__ import annotations
@@ -145,5 +147,19 @@ def loop(kind: str, path: str, mode: str) -> None:
         seed += 1
 
 
+def big(kind: str, path: str, megabytes: str) -> None:
+    """Record a short run, report ready, then a run whose record spans thousands of pages."""
+
+    @stet.once(store=open_kind(kind, path), save_result=True, verbose=False)
+    def text(size: int) -> str:
+        return "x" * size
+
+    text(1)
+    report("ready")
+    text(int(megabytes) << 20)
+    report("returned")
+
+
 if __name__ == "__main__":
-    {"fill": fill, "call": call, "verify": verify, "loop": loop}[sys.argv[1]](*sys.argv[2:])
+    modes = {"fill": fill, "call": call, "verify": verify, "loop": loop, "big": big}
+    modes[sys.argv[1]](*sys.argv[2:])
