@@ -6,12 +6,13 @@ file once such a signal is pending, so a record that spans a page boundary is le
 SIGTERM is how Slurm ends a job at its time limit, and how ``kill``, ``docker stop`` and
 systemd end a program.
 
-So the first process that writes to a file store gives these signals a handler, from the main
-thread, where their action is still the default. Python runs a handler between two bytecodes,
-after the write in progress has returned; the handler puts the default action back and sends
-the signal again, and the process dies of it, as it would have: the same exit status, no
-``finally`` block, no ``atexit``. The one difference: a signal that arrives while the main
-thread is inside one long call into C code (a numerical routine) waits until that call returns.
+So each process, as it first locks a file store to write, gives these signals a handler, from
+the main thread, where their action is still the default. Python runs a handler between two
+bytecodes, after the write in progress has returned; the handler puts the default action back
+and sends the signal again, and the process dies of it, as it would have: the same exit
+status, no ``finally`` block, no ``atexit``. The one difference: a signal that arrives while
+the main thread is inside one long call into C code (a numerical routine) waits until that
+call returns.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ _handled = False
 def let_writes_end() -> None:
     """Give termination signals that still have their default action the handler above.
 
-    Called before each process's first write; only the main thread may set a handler, so a
-    call from another thread leaves it for a later one.
+    Called as a store is first locked in a process, before it writes; only the main thread may
+    set a handler, so a call from another thread leaves it for a later one.
     """
     global _handled
     if _handled or threading.current_thread() is not threading.main_thread():
