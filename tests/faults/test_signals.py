@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,27 @@ ROUNDS = 4
 def _run_until_signalled(path: Path, kind: str, mode: str, signum: int, delay: float) -> list[int]:
     """Start a sweep, signal it ``delay`` seconds after it is ready; return what it reported."""
     out = path.with_suffix(".out")
+    status, stderr = _signalled(
+        out, ("loop", kind, path, mode), lambda child: time.sleep(delay), signum
+    )
+    assert status != 0, f"the sweep ended by itself: {stderr}"
+    return [seed for seed in reports(out.read_text()) if seed != "ready"]
+
+
+def _signalled(
+    out: Path,
+    args: tuple[str | Path, ...],
+    wait: Callable[[subprocess.Popen[str]], None],
+    signum: int,
+) -> tuple[int, str]:
+    """Start ``_child.py`` with ``args``; once it reports ready and ``wait`` returns, signal it.
+
+    Returns:
+        The child's exit status (the signal that killed it, negated) and its standard error.
+    """
     with out.open("w") as stdout:
         child = subprocess.Popen(
-            child_command("loop", kind, path, mode),
+            child_command(*args),
             stdout=stdout,
             stderr=subprocess.PIPE,
             env=child_env(),
@@ -46,15 +65,14 @@ def _run_until_signalled(path: Path, kind: str, mode: str, signum: int, delay: f
             assert child.poll() is None, child.communicate()[1]
             assert time.monotonic() < deadline, "the child never got ready"
             time.sleep(0.005)
-        time.sleep(delay)
+        wait(child)
         child.send_signal(signum)
         _, stderr = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert child.returncode != 0, f"the sweep ended by itself: {stderr}"
-    return [seed for seed in reports(out.read_text()) if seed != "ready"]
+    return child.returncode, stderr
 
 
 @pytest.mark.slow
@@ -101,31 +119,16 @@ def test_sigterm_while_a_long_record_is_written_lets_the_write_end(
     size of exactly 153 pages). The signal is sent as soon as the file starts to grow.
     """
     path = tmp_path / f"runs{FAULT_KINDS[kind]}"
-    out = tmp_path / "big.out"
-    with out.open("w") as stdout:
-        child = subprocess.Popen(
-            child_command("big", kind, path, 32),
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-            env=child_env(),
-            text=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not out.read_text().startswith('"ready"'):
-            assert child.poll() is None, child.communicate()[1]
-            assert time.monotonic() < deadline, "the child never got ready"
-            time.sleep(0.005)
-        short = path.stat().st_size
+
+    def until_it_grows(child: subprocess.Popen[str]) -> None:
+        short, deadline = path.stat().st_size, time.monotonic() + 60
         while path.stat().st_size == short:
             assert child.poll() is None, "the long record was never written"
             assert time.monotonic() < deadline, "the long record was never written"
-        child.send_signal(signal.SIGTERM)
-        _, stderr = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == -signal.SIGTERM, f"not killed by SIGTERM: {stderr}"
+
+    status, stderr = _signalled(
+        tmp_path / "big.out", ("big", kind, path, "32"), until_it_grows, signal.SIGTERM
+    )
+    assert status == -signal.SIGTERM, f"not killed by SIGTERM: {stderr}"
     rows = strict_parse(kind, path)  # raises on a record cut short
     assert [len(str(row["result"])) for row in rows] == [1, 32 << 20]

@@ -305,20 +305,7 @@ class LineFileStore(PathStore):
         key: str = "",
         guard: Callable[[], bool] | None = None,
     ) -> bool:
-        """Record a row whose values are already in the store's own form (see ``Store``).
-
-        Args:
-            raw: The row, as ``rows`` would return it.
-            index: The index of the function that ran, if the caller knows it.
-            key: The run's key in that index.
-            guard: As for ``record``.
-
-        Returns:
-            True if the row was written; False if the guard refused it.
-
-        Raises:
-            StoreError: If the record could not be written; the store keeps its old records.
-        """
+        """Do what ``Store.record_raw`` does: in one try of the lock in the common case."""
         with self._lock:
             if not self._lock_at_once():
                 return super().record_raw(raw, index=index, key=key, guard=guard)
@@ -333,17 +320,7 @@ class LineFileStore(PathStore):
             return True
 
     def claim(self, states: StateIndex, key: str, row: Row, done: Callable[[], bool]) -> Claimed:
-        """Claim a key for this worker (see ``Store.claim``).
-
-        Args:
-            states: The function's side-record index.
-            key: The key, as the function's index spells it.
-            row: The claim's ``running`` row.
-            done: Says, under the lock and caught up, whether the key is completed.
-
-        Returns:
-            ``"won"``, ``"done"`` or ``"busy"``.
-        """
+        """Do what ``Store.claim`` does: in one try of the lock in the common case."""
         side = self.side()
         with self._lock:
             if not self._lock_at_once():
