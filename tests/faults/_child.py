@@ -38,6 +38,7 @@ KINDS = {
     "jsonl": stet.JSONLinesStore,
     "json": stet.JSONStore,
     "sqlite": stet.SQLiteStore,
+    "directory": stet.DirectoryStore,
 }
 
 #: The seed of the one call a ``call`` process makes, and of the call ``verify`` adds after it.
