@@ -18,7 +18,8 @@ Modes:
                                 MODE "exit" turns SIGTERM into SystemExit as many sweep
                                 scripts do, "plain" keeps Python's defaults.
     big KIND PATH MEGABYTES     record one short run, report "ready", then one whose saved
-                                result is MEGABYTES long, and report "returned".
+                                result is MEGABYTES long, report "returned" and wait to be
+                                killed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 import warnings
 
@@ -159,6 +161,8 @@ def big(kind: str, path: str, megabytes: str) -> None:
     report("ready")
     text(int(megabytes) << 20)
     report("returned")
+    while True:  # until killed: a signal sent late finds the process still there
+        time.sleep(1)
 
 
 if __name__ == "__main__":
