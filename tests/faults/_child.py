@@ -17,9 +17,6 @@ Modes:
                                 recorded, until killed, reporting each call that returned;
                                 MODE "exit" turns SIGTERM into SystemExit as many sweep
                                 scripts do, "plain" keeps Python's defaults.
-    big KIND PATH MEGABYTES     record one short run, report "ready", then one whose saved
-                                result is MEGABYTES long, report "returned" and wait to be
-                                killed.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ import json
 import os
 import signal
 import sys
-import time
 import traceback
 import warnings
 
@@ -40,7 +36,6 @@ KINDS = {
     "jsonl": stet.JSONLinesStore,
     "json": stet.JSONStore,
     "sqlite": stet.SQLiteStore,
-    "directory": stet.DirectoryStore,
 }
 
 #: The seed of the one call a ``call`` process makes, and of the call ``verify`` adds after it.
@@ -150,21 +145,5 @@ def loop(kind: str, path: str, mode: str) -> None:
         seed += 1
 
 
-def big(kind: str, path: str, megabytes: str) -> None:
-    """Record a short run, report ready, then a run whose record spans thousands of pages."""
-
-    @stet.once(store=open_kind(kind, path), save_result=True, verbose=False)
-    def text(size: int) -> str:
-        return "x" * size
-
-    text(1)
-    report("ready")
-    text(int(megabytes) << 20)
-    report("returned")
-    while True:  # until killed: a signal sent late finds the process still there
-        time.sleep(1)
-
-
 if __name__ == "__main__":
-    modes = {"fill": fill, "call": call, "verify": verify, "loop": loop, "big": big}
-    modes[sys.argv[1]](*sys.argv[2:])
+    {"fill": fill, "call": call, "verify": verify, "loop": loop}[sys.argv[1]](*sys.argv[2:])

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING
 from stet._claims import alive
 from stet._records import Row
 from stet._records import pid as current_pid
-from stet._signals import let_writes_end
 from stet.errors import CorruptLineWarning, ForeignFileError, LockTimeoutError, StoreError
 from stet.stores._base import _T, Claimed, PathStore, fsync_directory
 
@@ -396,7 +395,6 @@ class LineFileStore(PathStore):
         if not self._tidied:  # once per process: what writers killed mid-rewrite left
             self._tidied = True
             self._clean_stale_temporaries()
-            let_writes_end()  # and no SIGTERM cuts a record short
 
     def _let_go(self) -> None:
         if not _CAN_LOCK:  # pragma: no cover - Windows

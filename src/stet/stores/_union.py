@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from stet._claims import alive
 from stet._records import Row
 from stet._records import pid as current_pid
-from stet._signals import let_writes_end
 from stet.errors import StoreError
 from stet.stores._base import PathStore
 from stet.stores._claimfiles import safe_host
@@ -111,7 +110,6 @@ class Part(LineFileStore):
         if self._locked:
             yield True
             return
-        let_writes_end()  # no SIGTERM cuts a record short (once per process)
         deadline = time.monotonic() + self.lock_timeout
         while True:
             if (self._fd is None or not self._writable) and not self._open_existing():
