@@ -9,6 +9,7 @@ warning, so that the file parses and holds every complete record and the new one
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -151,3 +152,26 @@ def test_a_line_of_nul_bytes_between_records_is_skipped_with_a_warning(
     with pytest.warns(CorruptLineWarning, match="NUL|not a JSON object"):
         found = _seeds(kind, path)
     assert found == [SEEDS[0], SEEDS[1], SEEDS[3]]
+
+
+@pytest.mark.parametrize("kind", LINE_KINDS)
+def test_a_torn_claim_in_the_side_record_is_cut_off_by_the_next_claim(
+    tmp_path: Path, kind: str
+) -> None:
+    """A claim line cut short (its writer died mid-write) is cut off by the next claim, which
+    reads the side record under the store's lock, with a warning; every line left parses."""
+    path = tmp_path / f"runs{FAULT_KINDS[kind]}"
+    train = _sweep(kind, path)
+    train(0.5, 7)  # its claim stays in the side record while this process lives
+    side = path.with_name(path.name + ".stet") / "status.jsonl"
+    whole = side.read_bytes()
+    with side.open("ab") as end:
+        end.write(b'{"alpha": 0.5, "seed": 12, "_stet_timestamp": "2026-')
+    with pytest.warns(CorruptLineWarning, match="incomplete record"):
+        assert train(0.5, NEW) == NEW
+    data = side.read_bytes()
+    assert data.startswith(whole)
+    assert data.endswith(b"\n"), data[-80:]
+    lines = [json.loads(line) for line in data.splitlines()]
+    assert [row["seed"] for row in lines] == [7, NEW]
+    assert not train.done(0.5, 12)
